@@ -1,0 +1,238 @@
+//! Chunked base64 over `Read`/`Write`, with the SIMD engine, so that memory stays flat.
+
+use std::io::{self, Read, Write};
+
+use base64::engine::general_purpose::{GeneralPurposeConfig, PAD};
+use base64::engine::{DecodePaddingMode, Simd};
+use base64::Engine as _;
+
+use crate::codec::io::{read_full, Payload};
+use crate::error::Error;
+
+/// Bytes of binary input per encoded chunk: a multiple of 3, so chunks join without padding.
+const ENCODE_CHUNK: usize = 3 << 20;
+/// Characters of base64 text per decoded chunk: a multiple of 4.
+const DECODE_CHUNK: usize = 4 << 20;
+
+fn lenient() -> GeneralPurposeConfig {
+    PAD.with_decode_padding_mode(DecodePaddingMode::Indifferent)
+}
+
+/// Reads `reader` to its end and writes it to `out` as standard padded base64.
+/// Returns the number of binary bytes read.
+pub fn encode_stream(reader: &mut dyn Read, out: &mut dyn Write) -> io::Result<u64> {
+    let engine = Simd::standard(PAD);
+    let mut input = vec![0u8; ENCODE_CHUNK];
+    let mut output = vec![0u8; ENCODE_CHUNK / 3 * 4];
+    let mut total = 0u64;
+    loop {
+        let filled = read_full(reader, &mut input)?;
+        if filled == 0 {
+            return Ok(total);
+        }
+        total += filled as u64;
+        let written = engine
+            .encode_slice(&input[..filled], &mut output)
+            .expect("output buffer holds a whole encoded chunk");
+        out.write_all(&output[..written])?;
+        if filled < input.len() {
+            return Ok(total);
+        }
+    }
+}
+
+/// Decodes base64 text read from `inner` into binary, chunk by chunk. Accepts the standard
+/// and URL-safe alphabets, missing padding and embedded whitespace.
+pub struct DecodeReader<R> {
+    inner: R,
+    field: String,
+    text: Vec<u8>,
+    /// Characters in `text` carried over because they did not fill a quantum of four.
+    carry: usize,
+    decoded: Vec<u8>,
+    position: usize,
+    consumed: u64,
+    at_end: bool,
+}
+
+impl<R: Read> DecodeReader<R> {
+    /// `field` names where the text came from, for error messages.
+    pub fn new(inner: R, field: impl Into<String>) -> Self {
+        DecodeReader {
+            inner,
+            field: field.into(),
+            text: vec![0u8; DECODE_CHUNK],
+            carry: 0,
+            decoded: Vec::with_capacity(DECODE_CHUNK / 4 * 3),
+            position: 0,
+            consumed: 0,
+            at_end: false,
+        }
+    }
+
+    fn refill(&mut self) -> io::Result<()> {
+        let filled = self.carry + read_full(&mut self.inner, &mut self.text[self.carry..])?;
+        self.at_end = filled < self.text.len();
+        let mut length = filled;
+        if self.text[..length]
+            .iter()
+            .any(|byte| byte.is_ascii_whitespace())
+        {
+            length = strip_whitespace(&mut self.text[..length]);
+        }
+        let usable = if self.at_end { length } else { length / 4 * 4 };
+        self.decode_chunk(usable)?;
+        self.text.copy_within(usable..length, 0);
+        self.carry = length - usable;
+        Ok(())
+    }
+
+    fn decode_chunk(&mut self, usable: usize) -> io::Result<()> {
+        let chunk = &self.text[..usable];
+        let url_safe = chunk.iter().any(|&byte| byte == b'-' || byte == b'_');
+        let engine = if url_safe {
+            Simd::url_safe(lenient())
+        } else {
+            Simd::standard(lenient())
+        };
+        self.decoded.resize(usable / 4 * 3 + 3, 0);
+        let result = engine.decode_slice(chunk, &mut self.decoded);
+        let written = result.map_err(|error| self.error(error))?;
+        self.decoded.truncate(written);
+        self.position = 0;
+        self.consumed += usable as u64;
+        Ok(())
+    }
+
+    fn error(&self, error: base64::DecodeSliceError) -> io::Error {
+        let detail = match error {
+            base64::DecodeSliceError::DecodeError(error) => describe(error, self.consumed),
+            base64::DecodeSliceError::OutputSliceTooSmall => "output too small".to_string(),
+        };
+        Error::Base64 {
+            field: self.field.clone(),
+            detail,
+        }
+        .into()
+    }
+}
+
+fn describe(error: base64::DecodeError, consumed: u64) -> String {
+    match error {
+        base64::DecodeError::InvalidByte(offset, byte) => format!(
+            "byte {:?} (0x{byte:02x}) at offset {} is not a base64 character",
+            byte as char,
+            consumed + offset as u64
+        ),
+        base64::DecodeError::InvalidLength(length) => format!(
+            "the text ends with a lone character after {} characters; base64 comes in groups of 4",
+            consumed + length as u64 - 1
+        ),
+        base64::DecodeError::InvalidLastSymbol {
+            offset,
+            symbol: byte,
+            ..
+        } => format!(
+            "last symbol {:?} at offset {} has bits set that no byte uses",
+            byte as char,
+            consumed + offset as u64
+        ),
+        base64::DecodeError::InvalidPadding => "padding is in the wrong place".to_string(),
+    }
+}
+
+/// Removes ASCII whitespace in place; returns the new length.
+fn strip_whitespace(text: &mut [u8]) -> usize {
+    let mut kept = 0;
+    for index in 0..text.len() {
+        let byte = text[index];
+        if !byte.is_ascii_whitespace() {
+            text[kept] = byte;
+            kept += 1;
+        }
+    }
+    kept
+}
+
+impl<R: Read> Read for DecodeReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.position == self.decoded.len() {
+            if self.at_end {
+                return Ok(0);
+            }
+            self.refill()?;
+        }
+        let count = buf.len().min(self.decoded.len() - self.position);
+        buf[..count].copy_from_slice(&self.decoded[self.position..self.position + count]);
+        self.position += count;
+        Ok(count)
+    }
+}
+
+impl<R: Payload> Payload for DecodeReader<R> {
+    fn finish(&mut self) -> crate::error::Result<()> {
+        self.inner.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+
+    fn decode_all(text: &[u8]) -> crate::error::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        DecodeReader::new(text, "data")
+            .read_to_end(&mut out)
+            .map_err(Error::from)?;
+        Ok(out)
+    }
+
+    #[test]
+    fn encodes_like_the_reference_engine_across_chunk_boundaries() {
+        for length in [
+            0,
+            1,
+            2,
+            3,
+            4,
+            ENCODE_CHUNK - 1,
+            ENCODE_CHUNK,
+            ENCODE_CHUNK + 2,
+        ] {
+            let data: Vec<u8> = (0..length).map(|i| (i * 7 % 251) as u8).collect();
+            let mut out = Vec::new();
+            let count = encode_stream(&mut data.as_slice(), &mut out).unwrap();
+            assert_eq!(count, length as u64);
+            assert_eq!(out, STANDARD.encode(&data).into_bytes(), "length {length}");
+        }
+    }
+
+    #[test]
+    fn decodes_standard_url_safe_unpadded_and_wrapped_text() {
+        let data: Vec<u8> = (0..DECODE_CHUNK + 100).map(|i| (i % 253) as u8).collect();
+        let standard = STANDARD.encode(&data);
+        assert_eq!(decode_all(standard.as_bytes()).unwrap(), data);
+        let url = URL_SAFE_NO_PAD.encode(&data);
+        assert_eq!(decode_all(url.as_bytes()).unwrap(), data);
+        let wrapped: Vec<u8> = standard
+            .as_bytes()
+            .chunks(76)
+            .flat_map(|line| line.iter().copied().chain(*b"\r\n"))
+            .collect();
+        assert_eq!(decode_all(&wrapped).unwrap(), data);
+        assert_eq!(decode_all(b"AQID").unwrap(), [1, 2, 3]);
+        assert_eq!(decode_all(b"AQ").unwrap(), [1]);
+    }
+
+    #[test]
+    fn reports_bad_bytes_and_bad_lengths() {
+        let message = decode_all(b"AQID!AAA").unwrap_err().to_string();
+        assert!(
+            message.contains("'!'") && message.contains("offset 4"),
+            "{message}"
+        );
+        let message = decode_all(b"AQIDA").unwrap_err().to_string();
+        assert!(message.contains("groups of 4"), "{message}");
+    }
+}

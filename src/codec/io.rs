@@ -1,0 +1,53 @@
+//! Small I/O pieces shared by every reader: filling a buffer, and payloads that can be finished.
+
+use std::io::{self, Read};
+
+use crate::error::Result;
+
+/// Reads until `buf` is full or the reader ends; returns how many bytes were read.
+pub fn read_full(reader: &mut (impl Read + ?Sized), buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(count) => filled += count,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(filled)
+}
+
+/// The bytes of a tensor as they come from their source. Once they have been read to the end,
+/// `finish` checks whatever follows them in the source (the rest of a JSON document, say).
+pub trait Payload: Read {
+    fn finish(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+impl Payload for &[u8] {}
+impl Payload for std::fs::File {}
+impl Payload for io::Cursor<Vec<u8>> {}
+impl<R: Read + ?Sized> Payload for io::Take<&mut R> {}
+impl<P: Payload + ?Sized> Payload for Box<P> {
+    fn finish(&mut self) -> Result<()> {
+        (**self).finish()
+    }
+}
+impl<P: Payload> Payload for io::BufReader<P> {
+    fn finish(&mut self) -> Result<()> {
+        self.get_mut().finish()
+    }
+}
+
+/// Any reader whose end needs no check.
+pub struct Plain<R>(pub R);
+
+impl<R: Read> Read for Plain<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl<R: Read> Payload for Plain<R> {}

@@ -1,0 +1,125 @@
+//! Putting data in the model's layout: little-endian, C order, whatever the source used.
+
+use std::io::{self, Read};
+
+use ndarray::{ArrayViewD, IxDyn, ShapeBuilder};
+
+use crate::codec::dtype::ByteOrder;
+use crate::codec::io::{read_full, Payload};
+use crate::codec::model::{Tensor, TensorHeader};
+use crate::error::Result;
+
+/// Wraps a payload in the source's byte order and memory order as a model tensor.
+/// Little-endian C-order data streams straight through; big-endian data is swapped chunk by
+/// chunk; Fortran-order data is read whole, because C order needs every element of it.
+pub fn normalise<'a>(
+    header: TensorHeader,
+    payload: Box<dyn Payload + 'a>,
+    byte_order: ByteOrder,
+    fortran_order: bool,
+) -> Result<Tensor<'a>> {
+    let swap_unit = header.dtype.swap_unit();
+    let payload: Box<dyn Payload + 'a> = match byte_order {
+        ByteOrder::Big if swap_unit > 1 => Box::new(SwapReader::new(payload, swap_unit)),
+        ByteOrder::Big | ByteOrder::Little => payload,
+    };
+    let tensor = Tensor::new(header, payload);
+    if !fortran_order || tensor.header.shape.len() < 2 {
+        return Ok(tensor);
+    }
+    let header = tensor.header.clone();
+    let bytes = tensor.into_bytes()?;
+    let reordered = fortran_to_c(&bytes, &header.shape, header.dtype.itemsize());
+    Ok(Tensor::new(header, Box::new(io::Cursor::new(reordered))))
+}
+
+/// Puts Fortran-order elements in C order, moving whole elements of `itemsize` bytes.
+pub fn fortran_to_c(bytes: &[u8], shape: &[usize], itemsize: usize) -> Vec<u8> {
+    if bytes.is_empty() {
+        return Vec::new();
+    }
+    // The element bytes form one more, innermost axis, so the view iterates byte by byte.
+    let mut dims = shape.to_vec();
+    dims.push(itemsize);
+    let mut strides = Vec::with_capacity(dims.len());
+    let mut stride = itemsize;
+    for &dim in shape {
+        strides.push(stride);
+        stride *= dim;
+    }
+    strides.push(1);
+    let view = ArrayViewD::from_shape(IxDyn(&dims).strides(IxDyn(&strides)), bytes)
+        .expect("strides of a Fortran-order array fit its bytes");
+    view.iter().copied().collect()
+}
+
+/// Reverses the byte order of each `unit`-byte scalar as the data streams through.
+pub struct SwapReader<R> {
+    inner: R,
+    unit: usize,
+    buffer: Vec<u8>,
+    position: usize,
+    filled: usize,
+}
+
+impl<R: Read> SwapReader<R> {
+    pub fn new(inner: R, unit: usize) -> Self {
+        SwapReader {
+            inner,
+            unit,
+            buffer: vec![0u8; 1 << 20],
+            position: 0,
+            filled: 0,
+        }
+    }
+}
+
+impl<R: Read> Read for SwapReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.position == self.filled {
+            // Filling the buffer whole keeps scalars from straddling two reads.
+            self.filled = read_full(&mut self.inner, &mut self.buffer)?;
+            self.position = 0;
+            let whole = self.filled / self.unit * self.unit;
+            for scalar in self.buffer[..whole].chunks_exact_mut(self.unit) {
+                scalar.reverse();
+            }
+        }
+        let count = buf.len().min(self.filled - self.position);
+        buf[..count].copy_from_slice(&self.buffer[self.position..self.position + count]);
+        self.position += count;
+        Ok(count)
+    }
+}
+
+impl<R: Payload> Payload for SwapReader<R> {
+    fn finish(&mut self) -> Result<()> {
+        self.inner.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fortran_order_becomes_c_order() {
+        // A 2x3 int16 array [[1,2,3],[4,5,6]] stored column by column.
+        let fortran: Vec<u8> = [1i16, 4, 2, 5, 3, 6]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let c: Vec<u8> = (1i16..=6).flat_map(|v| v.to_le_bytes()).collect();
+        assert_eq!(fortran_to_c(&fortran, &[2, 3], 2), c);
+    }
+
+    #[test]
+    fn swap_reader_reverses_each_scalar() {
+        let data: Vec<u8> = (0u8..16).collect();
+        let mut out = Vec::new();
+        SwapReader::new(data.as_slice(), 4)
+            .read_to_end(&mut out)
+            .unwrap();
+        assert_eq!(&out[..8], &[3, 2, 1, 0, 7, 6, 5, 4]);
+    }
+}

@@ -1,0 +1,135 @@
+//! The one codec: readers produce the model ([`model`]), writers consume it.
+
+pub mod b64;
+pub mod dialect;
+pub mod dtype;
+pub mod io;
+pub mod json;
+pub mod layout;
+pub mod model;
+pub mod npy;
+pub mod pngfile;
+
+use std::io::{BufRead, Cursor, Read, Write};
+
+use crate::codec::dialect::native::{self, WriteOptions};
+use crate::codec::io::{read_full, Plain};
+use crate::codec::model::Item;
+use crate::codec::pngfile::Layout;
+use crate::error::{Error, Result};
+
+/// Largest PNG file read whole.
+const MAX_PNG_FILE: u64 = 1 << 30;
+
+/// How `encode` writes its JSON.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Style {
+    /// The native envelope.
+    #[default]
+    Native,
+    /// A JSON string holding base64 of a whole `.npy` file.
+    NpyBase64,
+}
+
+impl Style {
+    pub const ALL: [Style; 2] = [Style::Native, Style::NpyBase64];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Style::Native => "native",
+            Style::NpyBase64 => "npy-base64",
+        }
+    }
+}
+
+/// The binary formats `decode` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Npy,
+    Png,
+}
+
+impl Format {
+    pub const ALL: [Format; 2] = [Format::Npy, Format::Png];
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Npy => "npy",
+            Format::Png => "png",
+        }
+    }
+
+    /// The format a file name's extension implies, if any.
+    pub fn from_extension(extension: &str) -> Option<Format> {
+        Format::ALL
+            .into_iter()
+            .find(|format| extension.eq_ignore_ascii_case(format.extension()))
+    }
+}
+
+/// Reads a `.npy` file or a PNG image, told apart by their first bytes.
+pub fn read_binary<'a>(input: impl Read + 'a) -> Result<Item<'a>> {
+    let mut input = input;
+    let mut magic = [0u8; 8];
+    let filled = read_full(&mut input, &mut magic)?;
+    let magic = &magic[..filled];
+    let whole = Cursor::new(magic.to_vec()).chain(input);
+    if magic.starts_with(npy::MAGIC) {
+        return Ok(Item::Tensor(npy::read(Plain(whole))?));
+    }
+    if magic == pngfile::SIGNATURE {
+        let mut bytes = Vec::new();
+        whole.take(MAX_PNG_FILE).read_to_end(&mut bytes)?;
+        return Ok(Item::Image(pngfile::read(bytes)?));
+    }
+    Err(Error::UnknownInput {
+        found: describe_start(magic),
+    })
+}
+
+fn describe_start(magic: &[u8]) -> String {
+    match magic.iter().find(|byte| !byte.is_ascii_whitespace()) {
+        None if magic.is_empty() => "an empty input".to_string(),
+        Some(b'{' | b'[' | b'"') => "JSON text (to read JSON, use `tensorjson decode`)".to_string(),
+        _ => format!("bytes {:?}", String::from_utf8_lossy(magic)),
+    }
+}
+
+/// Reads JSON in any dialect `decode` knows.
+pub fn read_json<'a>(input: impl BufRead + 'a) -> Result<Item<'a>> {
+    dialect::read(input)
+}
+
+/// Writes an item as JSON in the given style.
+pub fn write_json(
+    item: Item,
+    out: &mut dyn Write,
+    style: Style,
+    options: WriteOptions,
+) -> Result<()> {
+    match (item, style) {
+        (Item::Tensor(mut tensor), Style::Native) => {
+            native::write_tensor(&mut tensor, out, options)
+        }
+        (Item::Image(image), Style::Native) => native::write_image(&image, out, options),
+        (Item::Tensor(mut tensor), Style::NpyBase64) => {
+            dialect::npy_base64::write_tensor(&mut tensor, out)
+        }
+        (Item::Image(_), Style::NpyBase64) => Err(Error::Envelope(
+            "style npy-base64 holds tensors; an image needs --style native".to_string(),
+        )),
+    }
+}
+
+/// Writes an item as a `.npy` file or PNG image, converting between the two as needed.
+pub fn write_binary(item: Item, out: &mut dyn Write, format: Format, layout: Layout) -> Result<()> {
+    match (item, format) {
+        (Item::Tensor(mut tensor), Format::Npy) => npy::write(&mut tensor, out),
+        (Item::Image(image), Format::Npy) => npy::write(&mut pngfile::to_tensor(&image)?, out),
+        (Item::Image(image), Format::Png) => Ok(out.write_all(&image.bytes)?),
+        (Item::Tensor(tensor), Format::Png) => {
+            let bytes = pngfile::from_tensor(tensor, layout)?;
+            Ok(out.write_all(&bytes)?)
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! The in-memory model every reader produces and every writer consumes.
+
+use std::fmt;
+use std::io::{self, Read};
+
+use crate::codec::dtype::Dtype;
+use crate::codec::io::Payload;
+use crate::error::{Error, Result};
+
+/// What a tensor is: its element type and shape. Its data is C order, little-endian.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TensorHeader {
+    pub dtype: Dtype,
+    pub shape: Vec<usize>,
+    byte_len: u64,
+}
+
+impl TensorHeader {
+    /// Checks up front that the data size `product(shape) * itemsize` fits in memory sizes.
+    pub fn new(dtype: Dtype, shape: Vec<u64>) -> Result<Self> {
+        let overflow = || Error::ShapeOverflow {
+            shape: shape.clone(),
+            dtype: dtype.name(),
+        };
+        let byte_len = shape
+            .iter()
+            .try_fold(dtype.itemsize() as u64, |total, &dim| {
+                total.checked_mul(dim)
+            })
+            .filter(|&total| total <= isize::MAX as u64)
+            .ok_or_else(overflow)?;
+        let dims = shape.iter().map(|&dim| dim as usize).collect();
+        Ok(TensorHeader {
+            dtype,
+            shape: dims,
+            byte_len,
+        })
+    }
+
+    /// Size of the data in bytes.
+    pub fn byte_len(&self) -> u64 {
+        self.byte_len
+    }
+
+    fn length_error(&self, found: String) -> Error {
+        Error::DataLength {
+            shape: self.shape.clone(),
+            dtype: self.dtype.name(),
+            expected: self.byte_len,
+            found,
+        }
+    }
+}
+
+/// A tensor whose data streams from its source. Reading it yields exactly
+/// `header.byte_len()` bytes, or fails if the source holds fewer or more.
+pub struct Tensor<'a> {
+    pub header: TensorHeader,
+    payload: Box<dyn Payload + 'a>,
+    remaining: u64,
+    finished: bool,
+}
+
+impl<'a> Tensor<'a> {
+    pub fn new(header: TensorHeader, payload: Box<dyn Payload + 'a>) -> Self {
+        let remaining = header.byte_len;
+        Tensor {
+            header,
+            payload,
+            remaining,
+            finished: false,
+        }
+    }
+
+    /// Reads the whole data into memory.
+    pub fn into_bytes(mut self) -> Result<Vec<u8>> {
+        let mut bytes = Vec::with_capacity(self.header.byte_len as usize);
+        self.read_to_end(&mut bytes)?;
+        Ok(bytes)
+    }
+
+    fn check_end(&mut self) -> io::Result<()> {
+        let mut extra = [0u8; 1];
+        if crate::codec::io::read_full(&mut self.payload, &mut extra)? > 0 {
+            return Err(self.header.length_error("longer".to_string()).into());
+        }
+        self.finished = true;
+        self.payload.finish().map_err(io::Error::from)
+    }
+}
+
+impl Read for Tensor<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.remaining == 0 {
+            if !self.finished {
+                self.check_end()?;
+            }
+            return Ok(0);
+        }
+        let limit = buf
+            .len()
+            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+        let count = self.payload.read(&mut buf[..limit])?;
+        if count == 0 && limit > 0 {
+            let found = self.header.byte_len - self.remaining;
+            return Err(self
+                .header
+                .length_error(format!("shorter ({found} bytes)"))
+                .into());
+        }
+        self.remaining -= count as u64;
+        Ok(count)
+    }
+}
+
+impl Payload for Tensor<'_> {
+    fn finish(&mut self) -> Result<()> {
+        if !self.finished {
+            io::copy(self, &mut io::sink())?;
+        }
+        Ok(())
+    }
+}
+
+/// Pixel layout of a PNG as it decodes (palette images report what they expand to).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Color {
+    L8,
+    La8,
+    Rgb8,
+    Rgba8,
+    L16,
+    La16,
+    Rgb16,
+    Rgba16,
+}
+
+impl Color {
+    pub const ALL: [Color; 8] = [
+        Color::L8,
+        Color::La8,
+        Color::Rgb8,
+        Color::Rgba8,
+        Color::L16,
+        Color::La16,
+        Color::Rgb16,
+        Color::Rgba16,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Color::L8 => "l8",
+            Color::La8 => "la8",
+            Color::Rgb8 => "rgb8",
+            Color::Rgba8 => "rgba8",
+            Color::L16 => "l16",
+            Color::La16 => "la16",
+            Color::Rgb16 => "rgb16",
+            Color::Rgba16 => "rgba16",
+        }
+    }
+
+    pub fn channels(self) -> usize {
+        match self {
+            Color::L8 | Color::L16 => 1,
+            Color::La8 | Color::La16 => 2,
+            Color::Rgb8 | Color::Rgb16 => 3,
+            Color::Rgba8 | Color::Rgba16 => 4,
+        }
+    }
+
+    pub fn is_16_bit(self) -> bool {
+        match self {
+            Color::L8 | Color::La8 | Color::Rgb8 | Color::Rgba8 => false,
+            Color::L16 | Color::La16 | Color::Rgb16 | Color::Rgba16 => true,
+        }
+    }
+
+    pub fn from_channels(channels: usize, sixteen_bit: bool) -> Option<Color> {
+        Color::ALL
+            .into_iter()
+            .find(|color| color.channels() == channels && color.is_16_bit() == sixteen_bit)
+    }
+
+    pub fn parse(name: &str) -> Option<Color> {
+        Color::ALL.into_iter().find(|color| color.name() == name)
+    }
+
+    pub fn names() -> String {
+        Color::ALL.map(Color::name).join(", ")
+    }
+}
+
+impl fmt::Display for Color {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A PNG image, kept as the file's own bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Image {
+    pub width: u32,
+    pub height: u32,
+    pub color: Color,
+    pub bytes: Vec<u8>,
+}
+
+/// What a reader produced.
+pub enum Item<'a> {
+    Tensor(Tensor<'a>),
+    Image(Image),
+}

@@ -1,0 +1,131 @@
+//! `.npy` files: header, reading (any byte order, either memory order) and writing.
+
+use std::io::{self, Read, Write};
+
+use ndarray_npy::npy::header::{Header, Layout, ReadHeaderError};
+use py_literal::Value as PyValue;
+
+use crate::codec::dtype::{ByteOrder, Dtype, UnknownDtype};
+use crate::codec::io::{read_full, Payload};
+use crate::codec::layout::normalise;
+use crate::codec::model::{Tensor, TensorHeader};
+use crate::error::{Error, Result};
+
+/// The first bytes of every `.npy` file.
+pub const MAGIC: &[u8] = b"\x93NUMPY";
+
+/// numpy itself refuses headers over 10 000 bytes unless told otherwise; this leaves room for
+/// very high ranks while keeping a hostile length from allocating gigabytes.
+const MAX_HEADER_LEN: usize = 1 << 20;
+
+/// What an `.npy` header says about the data that follows it.
+pub struct NpyHeader {
+    pub tensor: TensorHeader,
+    pub byte_order: ByteOrder,
+    pub fortran_order: bool,
+}
+
+/// Reads and checks the header, leaving `reader` at the first data byte.
+pub fn read_header(reader: &mut impl Read) -> Result<NpyHeader> {
+    let mut prefix = [0u8; 12];
+    read_header_bytes(reader, &mut prefix[..10])?;
+    if &prefix[..6] != MAGIC {
+        return Err(Error::NpyHeader(
+            "does not start with the magic \\x93NUMPY".to_string(),
+        ));
+    }
+    let (prefix_len, header_len) = match prefix[6] {
+        1 => (10, u16::from_le_bytes([prefix[8], prefix[9]]) as usize),
+        2 | 3 => {
+            read_header_bytes(reader, &mut prefix[10..12])?;
+            let len = u32::from_le_bytes([prefix[8], prefix[9], prefix[10], prefix[11]]);
+            (12, len as usize)
+        }
+        major => {
+            let message = format!("version {major}.{} is not one of 1.0, 2.0, 3.0", prefix[7]);
+            return Err(Error::NpyHeader(message));
+        }
+    };
+    if header_len > MAX_HEADER_LEN {
+        let message = format!("header length {header_len} is over the limit of {MAX_HEADER_LEN}");
+        return Err(Error::NpyHeader(message));
+    }
+    let mut bounded = (&prefix[..prefix_len]).chain(reader.take(header_len as u64));
+    let header = Header::from_reader(&mut bounded).map_err(header_error)?;
+    describe(header)
+}
+
+fn read_header_bytes(reader: &mut impl Read, buf: &mut [u8]) -> Result<()> {
+    if read_full(reader, buf)? < buf.len() {
+        return Err(Error::NpyHeader(
+            "the file ends inside the header".to_string(),
+        ));
+    }
+    Ok(())
+}
+
+fn header_error(error: ReadHeaderError) -> Error {
+    match error {
+        ReadHeaderError::Io(error) if error.kind() == io::ErrorKind::UnexpectedEof => {
+            Error::NpyHeader("the file ends inside the header".to_string())
+        }
+        ReadHeaderError::Io(error) => Error::Io(error),
+        ReadHeaderError::Parse(error) => Error::NpyHeader(error.to_string()),
+    }
+}
+
+fn describe(header: Header) -> Result<NpyHeader> {
+    let (dtype, byte_order) = match &header.type_descriptor {
+        PyValue::String(descr) => Dtype::parse(descr)?,
+        other => return Err(UnknownDtype(format!("{other}")).into()),
+    };
+    let shape = header.shape.iter().map(|&dim| dim as u64).collect();
+    Ok(NpyHeader {
+        tensor: TensorHeader::new(dtype, shape)?,
+        byte_order,
+        fortran_order: header.layout.is_fortran(),
+    })
+}
+
+/// Reads an `.npy` file into the model (see [`layout::normalise`] for what streams).
+pub fn read<'a>(mut reader: impl Payload + 'a) -> Result<Tensor<'a>> {
+    let header = read_header(&mut reader)?;
+    normalise(
+        header.tensor,
+        Box::new(reader),
+        header.byte_order,
+        header.fortran_order,
+    )
+}
+
+/// The header of an `.npy` file for the model's layout.
+pub fn header_bytes(tensor: &TensorHeader) -> Result<Vec<u8>> {
+    let header = Header {
+        type_descriptor: PyValue::String(tensor.dtype.descr()),
+        layout: Layout::Standard,
+        shape: tensor.shape.clone(),
+    };
+    header
+        .to_bytes()
+        .map_err(|error| Error::NpyHeader(error.to_string()))
+}
+
+/// Writes the model as an `.npy` file that `numpy.load` reads back.
+pub fn write(tensor: &mut Tensor, out: &mut dyn Write) -> Result<()> {
+    out.write_all(&header_bytes(&tensor.header)?)?;
+    io::copy(tensor, out)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_header_length_is_refused_before_allocating() {
+        let mut file = b"\x93NUMPY\x02\x00".to_vec();
+        file.extend_from_slice(&u32::MAX.to_le_bytes());
+        let error = read_header(&mut file.as_slice()).err().unwrap();
+        assert!(error.to_string().contains("over the limit"), "{error}");
+    }
+}

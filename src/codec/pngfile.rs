@@ -1,0 +1,255 @@
+//! PNG images: reading a file into the model, its pixels as a tensor, and tensors as PNG.
+//! (Named so as not to shadow the `png` and `image` crates.)
+
+use std::io::Cursor;
+
+use image::codecs::png::PngEncoder;
+use image::{ExtendedColorType, ImageEncoder};
+use png::{BitDepth, ColorType, Transformations};
+
+use crate::codec::dtype::Dtype;
+use crate::codec::model::{Color, Image, Tensor, TensorHeader};
+use crate::error::{Error, Result};
+
+/// The eight bytes every PNG file starts with.
+pub const SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
+
+/// Largest decoded image accepted, checked from the header before any pixel is decoded.
+pub const MAX_PIXEL_BYTES: usize = 1 << 30;
+
+/// Where a tensor's channel axis is when it becomes an image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Layout {
+    /// `(H, W)` or `(H, W, C)`, as numpy and Pillow use.
+    #[default]
+    Hwc,
+    /// `(C, H, W)`, as PyTorch uses.
+    Chw,
+}
+
+struct Decoded {
+    width: u32,
+    height: u32,
+    color: Color,
+    /// Samples in PNG order: 16-bit samples big-endian.
+    pixels: Vec<u8>,
+}
+
+fn png_error(error: png::DecodingError) -> Error {
+    Error::Png(error.to_string())
+}
+
+/// Decodes once, expanding what numpy users expect expanded: palettes to RGB(A), gray below
+/// 8 bits to 8 bits. tRNS on gray or RGB is left alone, as Pillow leaves it.
+fn decode(bytes: &[u8]) -> Result<Decoded> {
+    let mut decoder = png::Decoder::new(Cursor::new(bytes));
+    decoder.set_limits(png::Limits {
+        bytes: MAX_PIXEL_BYTES,
+    });
+    let info = decoder.read_header_info().map_err(png_error)?;
+    let expand = info.color_type == ColorType::Indexed || (info.bit_depth as u8) < 8;
+    decoder.set_transformations(if expand {
+        Transformations::EXPAND
+    } else {
+        Transformations::IDENTITY
+    });
+    let mut reader = decoder.read_info().map_err(png_error)?;
+    let size = reader
+        .output_buffer_size()
+        .filter(|&size| size <= MAX_PIXEL_BYTES)
+        .ok_or_else(|| Error::Png(format!("decoded size is over {MAX_PIXEL_BYTES} bytes")))?;
+    let mut pixels = vec![0u8; size];
+    let frame = reader.next_frame(&mut pixels).map_err(png_error)?;
+    pixels.truncate(frame.buffer_size());
+    let (color_type, depth) = reader.output_color_type();
+    let color = color_of(color_type, depth)?;
+    Ok(Decoded {
+        width: frame.width,
+        height: frame.height,
+        color,
+        pixels,
+    })
+}
+
+fn color_of(color_type: ColorType, depth: BitDepth) -> Result<Color> {
+    let channels = match color_type {
+        ColorType::Grayscale => 1,
+        ColorType::GrayscaleAlpha => 2,
+        ColorType::Rgb => 3,
+        ColorType::Rgba => 4,
+        ColorType::Indexed => return Err(Error::Png("palette was not expanded".to_string())),
+    };
+    let sixteen = match depth {
+        BitDepth::Eight => false,
+        BitDepth::Sixteen => true,
+        BitDepth::One | BitDepth::Two | BitDepth::Four => {
+            return Err(Error::Png("low bit depth was not expanded".to_string()))
+        }
+    };
+    Ok(Color::from_channels(channels, sixteen).expect("every channel count has a color"))
+}
+
+/// Reads a PNG file into the model, keeping its bytes; decodes it once to check it.
+pub fn read(bytes: Vec<u8>) -> Result<Image> {
+    if !bytes.starts_with(SIGNATURE) {
+        return Err(Error::Png(
+            "does not start with the PNG signature".to_string(),
+        ));
+    }
+    let decoded = decode(&bytes)?;
+    Ok(Image {
+        width: decoded.width,
+        height: decoded.height,
+        color: decoded.color,
+        bytes,
+    })
+}
+
+/// The pixels as numpy gives them for `numpy.asarray(PIL.Image.open(path))`: `(H, W)` for
+/// gray, `(H, W, C)` otherwise, uint8 or little-endian uint16.
+pub fn to_tensor(image: &Image) -> Result<Tensor<'static>> {
+    let decoded = decode(&image.bytes)?;
+    let mut pixels = decoded.pixels;
+    let dtype = if decoded.color.is_16_bit() {
+        for sample in pixels.chunks_exact_mut(2) {
+            sample.swap(0, 1);
+        }
+        Dtype::Uint16
+    } else {
+        Dtype::Uint8
+    };
+    let mut shape = vec![decoded.height as u64, decoded.width as u64];
+    if decoded.color.channels() > 1 {
+        shape.push(decoded.color.channels() as u64);
+    }
+    let header = TensorHeader::new(dtype, shape)?;
+    Ok(Tensor::new(header, Box::new(Cursor::new(pixels))))
+}
+
+/// What shapes and dtypes can become a PNG, for error messages.
+fn accepted(layout: Layout) -> &'static str {
+    match layout {
+        Layout::Hwc => "uint8, uint16 or bool of shape (H, W) or (H, W, C) with C in 1..=4 (or --layout chw for (C, H, W))",
+        Layout::Chw => "uint8, uint16 or bool of shape (C, H, W) with C in 1..=4",
+    }
+}
+
+/// Encodes a uint8/uint16/bool tensor as a PNG file.
+pub fn from_tensor(tensor: Tensor, layout: Layout) -> Result<Vec<u8>> {
+    let header = tensor.header.clone();
+    let refuse =
+        |what: String| Error::NotAnImage(format!("{what}; a PNG needs {}", accepted(layout)));
+    let sixteen = match header.dtype {
+        Dtype::Uint8 | Dtype::Bool => false,
+        Dtype::Uint16 => true,
+        other => return Err(refuse(format!("dtype is {other}"))),
+    };
+    let (height, width, channels) = match (layout, header.shape.as_slice()) {
+        (Layout::Hwc, &[h, w]) => (h, w, 1),
+        (Layout::Hwc, &[h, w, c]) | (Layout::Chw, &[c, h, w]) => (h, w, c),
+        (_, shape) => return Err(refuse(format!("shape is {shape:?}"))),
+    };
+    let color = Color::from_channels(channels, sixteen)
+        .ok_or_else(|| refuse(format!("shape {:?} has {channels} channels", header.shape)))?;
+    if height == 0 || width == 0 || height > u32::MAX as usize || width > u32::MAX as usize {
+        return Err(refuse(format!(
+            "shape {:?} has no pixels or too many",
+            header.shape
+        )));
+    }
+    let mut samples = tensor.into_bytes()?;
+    if header.dtype == Dtype::Bool {
+        samples
+            .iter_mut()
+            .for_each(|sample| *sample = sample_from_bool(*sample));
+    }
+    if layout == Layout::Chw && channels > 1 {
+        samples = chw_to_hwc(&samples, channels, height * width, header.dtype.itemsize());
+    }
+    if sixteen {
+        for sample in samples.chunks_exact_mut(2) {
+            let value = u16::from_le_bytes([sample[0], sample[1]]);
+            sample.copy_from_slice(&value.to_ne_bytes());
+        }
+    }
+    let mut out = Vec::new();
+    PngEncoder::new(&mut out)
+        .write_image(&samples, width as u32, height as u32, extended(color))
+        .map_err(|error| Error::Png(error.to_string()))?;
+    Ok(out)
+}
+
+fn sample_from_bool(value: u8) -> u8 {
+    if value == 0 {
+        0
+    } else {
+        255
+    }
+}
+
+fn extended(color: Color) -> ExtendedColorType {
+    match color {
+        Color::L8 => ExtendedColorType::L8,
+        Color::La8 => ExtendedColorType::La8,
+        Color::Rgb8 => ExtendedColorType::Rgb8,
+        Color::Rgba8 => ExtendedColorType::Rgba8,
+        Color::L16 => ExtendedColorType::L16,
+        Color::La16 => ExtendedColorType::La16,
+        Color::Rgb16 => ExtendedColorType::Rgb16,
+        Color::Rgba16 => ExtendedColorType::Rgba16,
+    }
+}
+
+/// Moves planes `(C, H*W)` to interleaved pixels `(H*W, C)`, element by element.
+fn chw_to_hwc(samples: &[u8], channels: usize, pixels: usize, itemsize: usize) -> Vec<u8> {
+    let view = ndarray::ArrayView3::from_shape((channels, pixels, itemsize), samples)
+        .expect("sample count is channels x pixels x itemsize");
+    let interleaved = view.permuted_axes([1, 0, 2]);
+    interleaved.iter().copied().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tensor(dtype: Dtype, shape: &[u64], bytes: Vec<u8>) -> Tensor<'static> {
+        let header = TensorHeader::new(dtype, shape.to_vec()).unwrap();
+        Tensor::new(header, Box::new(Cursor::new(bytes)))
+    }
+
+    #[test]
+    fn gray16_round_trips_through_png() {
+        let values: Vec<u8> = [0u16, 1, 256, 65535, 4660, 9]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let png = from_tensor(tensor(Dtype::Uint16, &[2, 3], values.clone()), Layout::Hwc).unwrap();
+        let image = read(png).unwrap();
+        assert_eq!((image.width, image.height, image.color), (3, 2, Color::L16));
+        assert_eq!(to_tensor(&image).unwrap().into_bytes().unwrap(), values);
+    }
+
+    #[test]
+    fn chw_becomes_interleaved() {
+        // Two channels of a 1x2 image: planes [1, 2] and [3, 4].
+        let png = from_tensor(
+            tensor(Dtype::Uint8, &[2, 1, 2], vec![1, 2, 3, 4]),
+            Layout::Chw,
+        )
+        .unwrap();
+        let pixels = to_tensor(&read(png).unwrap()).unwrap();
+        assert_eq!(pixels.header.shape, vec![1, 2, 2]);
+        assert_eq!(pixels.into_bytes().unwrap(), vec![1, 3, 2, 4]);
+    }
+
+    #[test]
+    fn refuses_float_and_bad_shapes_saying_what_works() {
+        let error =
+            from_tensor(tensor(Dtype::Float32, &[1, 1], vec![0; 4]), Layout::Hwc).unwrap_err();
+        assert!(error.to_string().contains("dtype is float32"), "{error}");
+        assert!(error.to_string().contains("uint8, uint16"), "{error}");
+        let error =
+            from_tensor(tensor(Dtype::Uint8, &[2, 2, 5], vec![0; 20]), Layout::Hwc).unwrap_err();
+        assert!(error.to_string().contains("5 channels"), "{error}");
+    }
+}

@@ -1,0 +1,79 @@
+//! The library's error type. Each variant prints its whole message and keeps no `source()`,
+//! except `Io`, which is transparent, so that a chain printed with anyhow's `{:#}` says
+//! everything once.
+
+use crate::codec::dtype::UnknownDtype;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Io(std::io::Error),
+
+    #[error(transparent)]
+    Dtype(#[from] UnknownDtype),
+
+    /// The input is neither a `.npy` file nor a PNG image.
+    #[error("expected a .npy file (starting \\x93NUMPY) or a PNG image; found {found}")]
+    UnknownInput { found: String },
+
+    #[error("bad .npy header: {0}")]
+    NpyHeader(String),
+
+    /// The data does not have the length that shape and dtype declare.
+    #[error("data is {found} than shape {shape:?} x {dtype} declares ({expected} bytes)")]
+    DataLength {
+        shape: Vec<usize>,
+        dtype: &'static str,
+        expected: u64,
+        /// "shorter (N bytes)" or "longer".
+        found: String,
+    },
+
+    #[error("shape {shape:?} x {dtype} is too large: its size in bytes overflows")]
+    ShapeOverflow {
+        shape: Vec<u64>,
+        dtype: &'static str,
+    },
+
+    #[error("invalid base64 in `{field}`: {detail}")]
+    Base64 { field: String, detail: String },
+
+    #[error("invalid zlib data in `{field}`: {detail}")]
+    Zlib { field: String, detail: String },
+
+    #[error("invalid JSON: {0}")]
+    Json(String),
+
+    /// A JSON document that is well formed but not what a dialect expects.
+    #[error("{0}")]
+    Envelope(String),
+
+    #[error("invalid PNG: {0}")]
+    Png(String),
+
+    /// A tensor that cannot be written as an image, with what would work.
+    #[error("cannot write this tensor as PNG: {0}")]
+    NotAnImage(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Errors raised inside a `Read` travel as `io::Error`; this unwraps them again.
+impl From<std::io::Error> for Error {
+    fn from(error: std::io::Error) -> Self {
+        if error.get_ref().is_some_and(|inner| inner.is::<Error>()) {
+            let inner = error.into_inner().expect("checked above");
+            return *inner.downcast::<Error>().expect("checked above");
+        }
+        Error::Io(error)
+    }
+}
+
+impl From<Error> for std::io::Error {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::Io(error) => error,
+            other => std::io::Error::new(std::io::ErrorKind::InvalidData, other),
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! The `tensorjson` binary: parse arguments, open input and output, run the codec, map errors
+//! to exit statuses (0 success, 1 bad input or I/O failure, 2 bad usage).
+
+mod cli;
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{CommandFactory, Parser};
+use tensorjson::codec::dialect::native::WriteOptions;
+use tensorjson::codec::{self, Format};
+use tensorjson::output::AtomicFile;
+
+use crate::cli::{Cli, Command, DecodeArgs, EncodeArgs};
+
+const BUFFER: usize = 1 << 20;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Encode(args) => encode(args),
+        Command::Decode(args) => decode(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// A closed standard output (`tensorjson ... | head`) is not a failure.
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        let io_error = match cause.downcast_ref::<tensorjson::Error>() {
+            Some(tensorjson::Error::Io(io_error)) => Some(io_error),
+            _ => cause.downcast_ref::<io::Error>(),
+        };
+        io_error.is_some_and(|io_error| io_error.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// `-` or nothing means a standard stream.
+fn named(path: Option<PathBuf>) -> Option<PathBuf> {
+    path.filter(|path| path.as_os_str() != "-")
+}
+
+struct Input {
+    reader: Box<dyn BufRead>,
+    name: String,
+    path: Option<PathBuf>,
+}
+
+fn open_input(path: Option<PathBuf>) -> Result<Input> {
+    let Some(path) = named(path) else {
+        let reader = Box::new(BufReader::with_capacity(BUFFER, io::stdin()));
+        let name = "<stdin>".to_string();
+        return Ok(Input {
+            reader,
+            name,
+            path: None,
+        });
+    };
+    let name = path.display().to_string();
+    let file = File::open(&path).with_context(|| format!("{name}: cannot open"))?;
+    let reader = Box::new(BufReader::with_capacity(BUFFER, file));
+    Ok(Input {
+        reader,
+        name,
+        path: Some(path),
+    })
+}
+
+/// Where output goes; a file only appears once the run has succeeded.
+enum Output {
+    Stdout(BufWriter<io::Stdout>),
+    File { file: AtomicFile, name: String },
+}
+
+impl Output {
+    fn open(path: Option<PathBuf>, input: &Input) -> Result<Output> {
+        let Some(path) = path else {
+            return Ok(Output::Stdout(BufWriter::with_capacity(
+                BUFFER,
+                io::stdout(),
+            )));
+        };
+        let name = path.display().to_string();
+        if let Some(input_path) = &input.path {
+            if is_same_file(input_path, &path) {
+                anyhow::bail!("{name}: is also the input; write the output to another file");
+            }
+        }
+        let file = AtomicFile::create(&path).with_context(|| format!("{name}: cannot create"))?;
+        Ok(Output::File { file, name })
+    }
+
+    fn commit(self) -> Result<()> {
+        match self {
+            Output::Stdout(mut stdout) => Ok(stdout.flush()?),
+            Output::File { file, name } => {
+                file.commit()
+                    .with_context(|| format!("{name}: cannot write"))?;
+                Ok(())
+            }
+        }
+    }
+}
+
+fn is_same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Output::Stdout(stdout) => stdout.write(buf),
+            Output::File { file, name } => file
+                .write(buf)
+                .map_err(|error| io::Error::new(error.kind(), format!("writing {name}: {error}"))),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Output::Stdout(stdout) => stdout.flush(),
+            Output::File { file, .. } => file.flush(),
+        }
+    }
+}
+
+fn encode(args: EncodeArgs) -> Result<()> {
+    let input = open_input(args.input)?;
+    let mut output = Output::open(named(args.output), &input)?;
+    let options = WriteOptions {
+        compression: args.compress.map(Into::into),
+        pretty: args.pretty,
+    };
+    let name = input.name;
+    let item = codec::read_binary(input.reader).with_context(|| name.clone())?;
+    codec::write_json(item, &mut output, args.style.into(), options).with_context(|| name)?;
+    output.commit()
+}
+
+fn decode(args: DecodeArgs) -> Result<()> {
+    let output_path = named(args.output);
+    let format = output_format(args.to.map(Into::into), output_path.as_deref());
+    let input = open_input(args.input)?;
+    let mut output = Output::open(output_path, &input)?;
+    let name = input.name;
+    let item = codec::read_json(input.reader).with_context(|| name.clone())?;
+    codec::write_binary(item, &mut output, format, args.layout.into()).with_context(|| name)?;
+    output.commit()
+}
+
+/// The format `--to` names, or else the one the output file's extension implies; exits with
+/// a usage error when neither says.
+fn output_format(to: Option<Format>, output: Option<&Path>) -> Format {
+    if let Some(format) = to {
+        return format;
+    }
+    let names = Format::ALL.map(Format::extension).join("|");
+    let message = match output {
+        None => format!("decode writes binary; to write it to standard output, give --to {names}"),
+        Some(path) => {
+            let extension = path.extension().and_then(|ext| ext.to_str()).unwrap_or("");
+            if let Some(format) = Format::from_extension(extension) {
+                return format;
+            }
+            format!(
+                "cannot tell the format of {} from its extension; give --to {names}",
+                path.display()
+            )
+        }
+    };
+    Cli::command()
+        .error(clap::error::ErrorKind::ValueValidation, message)
+        .exit()
+}

@@ -1,0 +1,51 @@
+//! Output files written atomically: to a temporary file beside the target, renamed into place
+//! only once everything has been written, so a failed run leaves nothing behind.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use tempfile::NamedTempFile;
+
+/// A file being written; dropped without [`AtomicFile::commit`], it is removed.
+pub struct AtomicFile {
+    target: PathBuf,
+    writer: BufWriter<NamedTempFile>,
+}
+
+impl AtomicFile {
+    pub fn create(target: &Path) -> io::Result<Self> {
+        let directory = match target.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        let temporary = tempfile::Builder::new()
+            .prefix(".tensorjson-")
+            .suffix(".tmp")
+            .tempfile_in(directory)?;
+        Ok(AtomicFile {
+            target: target.to_path_buf(),
+            writer: BufWriter::with_capacity(1 << 20, temporary),
+        })
+    }
+
+    /// Flushes, syncs and renames the file into place.
+    pub fn commit(self) -> io::Result<File> {
+        let temporary = self
+            .writer
+            .into_inner()
+            .map_err(|error| error.into_error())?;
+        temporary.as_file().sync_all()?;
+        temporary.persist(&self.target).map_err(|error| error.error)
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.writer.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.writer.flush()
+    }
+}
