@@ -2,7 +2,7 @@
 
 use std::io::{self, Read, Write};
 
-use ndarray_npy::npy::header::{Header, Layout, ReadHeaderError};
+use ndarray_npy::npy::header::{Header, ReadHeaderError};
 use py_literal::Value as PyValue;
 
 use crate::codec::dtype::{ByteOrder, Dtype, UnknownDtype};
@@ -98,21 +98,46 @@ pub fn read<'a>(mut reader: impl Payload + 'a) -> Result<Tensor<'a>> {
     )
 }
 
-/// The header of an `.npy` file for the model's layout.
-pub fn header_bytes(tensor: &TensorHeader) -> Result<Vec<u8>> {
-    let header = Header {
-        type_descriptor: PyValue::String(tensor.dtype.descr()),
-        layout: Layout::Standard,
-        shape: tensor.shape.clone(),
+/// numpy pads a header so the first axis can grow in place to this many digits.
+const GROWTH_AXIS_MAX_DIGITS: usize = 21;
+
+/// The header of an `.npy` file for the model's layout, byte for byte as `numpy.save`
+/// writes it: the same dict text, growth room and padding to a multiple of 64.
+pub fn header_bytes(tensor: &TensorHeader) -> Vec<u8> {
+    let dims: Vec<String> = tensor.shape.iter().map(ToString::to_string).collect();
+    let shape = match dims.as_slice() {
+        [one] => format!("({one},)"),
+        dims => format!("({})", dims.join(", ")),
     };
-    header
-        .to_bytes()
-        .map_err(|error| Error::NpyHeader(error.to_string()))
+    let descr = tensor.dtype.descr();
+    let mut dict = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    if let Some(first) = dims.first() {
+        dict.push_str(&" ".repeat(GROWTH_AXIS_MAX_DIGITS.saturating_sub(first.len())));
+    }
+    let unpadded = MAGIC.len() + 2 + 2 + dict.len() + 1;
+    let (version, length_bytes) = if unpadded.next_multiple_of(64) - 10 <= u16::MAX as usize {
+        (1u8, 2)
+    } else {
+        (2u8, 4)
+    };
+    let total = (unpadded + length_bytes - 2).next_multiple_of(64);
+    let header_len = total - MAGIC.len() - 2 - length_bytes;
+    let mut bytes = Vec::with_capacity(total);
+    bytes.extend_from_slice(MAGIC);
+    bytes.extend_from_slice(&[version, 0]);
+    match version {
+        1 => bytes.extend_from_slice(&(header_len as u16).to_le_bytes()),
+        _ => bytes.extend_from_slice(&(header_len as u32).to_le_bytes()),
+    }
+    bytes.extend_from_slice(dict.as_bytes());
+    bytes.resize(total - 1, b' ');
+    bytes.push(b'\n');
+    bytes
 }
 
 /// Writes the model as an `.npy` file that `numpy.load` reads back.
 pub fn write(tensor: &mut Tensor, out: &mut dyn Write) -> Result<()> {
-    out.write_all(&header_bytes(&tensor.header)?)?;
+    out.write_all(&header_bytes(&tensor.header))?;
     io::copy(tensor, out)?;
     Ok(())
 }

@@ -1,0 +1,346 @@
+//! The commands of the README, driven through the binary against fixtures that real NumPy
+//! and Pillow made (fixtures/generate.py). Expected outputs come from those tools, never from
+//! tensorjson itself.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use base64::Engine as _;
+use serde::Deserialize;
+
+/// The tensor envelope, parsed strictly so that any extra or renamed key fails.
+#[derive(Deserialize, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct TensorEnvelope {
+    kind: String,
+    dtype: String,
+    shape: Vec<u64>,
+    #[serde(default)]
+    compression: Option<String>,
+    data: String,
+}
+
+#[derive(Deserialize, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct ImageEnvelope {
+    kind: String,
+    format: String,
+    width: u32,
+    height: u32,
+    color: String,
+    data: String,
+}
+
+/// What fixtures/png/*.expected.json holds (written by Pillow-based code).
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct ExpectedImage {
+    color: String,
+    width: u32,
+    height: u32,
+}
+
+fn tensorjson() -> Command {
+    Command::cargo_bin("tensorjson").unwrap()
+}
+
+fn fixtures(dir: &str, suffix: &str) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = fs::read_dir(Path::new("fixtures").join(dir))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.to_str().unwrap().ends_with(suffix))
+        .collect();
+    paths.sort();
+    assert!(!paths.is_empty(), "no fixtures {dir}/*{suffix}");
+    paths
+}
+
+/// `x.npy` -> `x.<suffix>`
+fn beside(path: &Path, suffix: &str) -> PathBuf {
+    let stem = path.file_name().unwrap().to_str().unwrap();
+    let stem = stem.split('.').next().unwrap();
+    path.with_file_name(format!("{stem}.{suffix}"))
+}
+
+fn source_npys() -> Vec<PathBuf> {
+    fixtures("npy", ".npy")
+        .into_iter()
+        .filter(|path| !path.to_str().unwrap().ends_with(".canonical.npy"))
+        .collect()
+}
+
+fn base64(text: &str) -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .unwrap()
+}
+
+#[test]
+fn encode_npy_prints_exactly_what_python_computed() {
+    for npy in source_npys() {
+        let expected = fs::read(beside(&npy, "expected.json")).unwrap();
+        let output = tensorjson().arg("encode").arg(&npy).output().unwrap();
+        assert!(output.status.success(), "{npy:?}: {output:?}");
+        assert_eq!(
+            String::from_utf8(output.stdout).unwrap(),
+            String::from_utf8(expected).unwrap(),
+            "{npy:?}"
+        );
+    }
+}
+
+#[test]
+fn decode_envelope_writes_the_npy_file_numpy_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    for npy in source_npys() {
+        let out = dir.path().join("out.npy");
+        tensorjson()
+            .arg("decode")
+            .arg(beside(&npy, "expected.json"))
+            .arg("-o")
+            .arg(&out)
+            .assert()
+            .success();
+        let canonical = fs::read(beside(&npy, "canonical.npy")).unwrap();
+        assert!(fs::read(&out).unwrap() == canonical, "{npy:?}");
+    }
+}
+
+#[test]
+fn pipelines_through_stdin_and_stdout() {
+    let npy = Path::new("fixtures/npy/float64_be_f.npy");
+    let json = tensorjson()
+        .args(["encode", "-"])
+        .pipe_stdin(npy)
+        .unwrap()
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(json, fs::read(beside(npy, "expected.json")).unwrap());
+    let back = tensorjson()
+        .args(["decode", "--to", "npy"])
+        .write_stdin(json)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(back == fs::read(beside(npy, "canonical.npy")).unwrap());
+}
+
+#[test]
+fn encode_to_a_file_with_pretty_and_zlib() {
+    let dir = tempfile::tempdir().unwrap();
+    let npy = Path::new("fixtures/npy/int32_be_c.npy");
+    let expected: TensorEnvelope =
+        serde_json::from_slice(&fs::read(beside(npy, "expected.json")).unwrap()).unwrap();
+    let raw = base64(&expected.data);
+
+    let pretty = dir.path().join("pretty.json");
+    tensorjson()
+        .arg("encode")
+        .arg(npy)
+        .args(["--pretty", "-o"])
+        .arg(&pretty)
+        .assert()
+        .success();
+    let text = fs::read_to_string(&pretty).unwrap();
+    assert!(text.starts_with("{\n  \"kind\": \"tensor\",\n"), "{text}");
+    let parsed: TensorEnvelope = serde_json::from_str(&text).unwrap();
+    assert_eq!(parsed, expected);
+
+    let zlib = dir.path().join("zlib.json");
+    tensorjson()
+        .arg("encode")
+        .arg(npy)
+        .args(["--compress", "zlib", "-o"])
+        .arg(&zlib)
+        .assert()
+        .success();
+    let parsed: TensorEnvelope = serde_json::from_slice(&fs::read(&zlib).unwrap()).unwrap();
+    assert_eq!(parsed.compression.as_deref(), Some("zlib"));
+    assert_eq!(
+        (parsed.dtype.as_str(), &parsed.shape),
+        ("int32", &expected.shape)
+    );
+    let mut inflated = Vec::new();
+    flate2::read::ZlibDecoder::new(base64(&parsed.data).as_slice())
+        .read_to_end(&mut inflated)
+        .unwrap();
+    assert_eq!(inflated, raw, "zlib payload inflates to the raw bytes");
+
+    let back = dir.path().join("back.npy");
+    tensorjson()
+        .arg("decode")
+        .arg(&zlib)
+        .arg("-o")
+        .arg(&back)
+        .assert()
+        .success();
+    assert!(fs::read(&back).unwrap() == fs::read(beside(npy, "canonical.npy")).unwrap());
+}
+
+#[test]
+fn encode_png_keeps_the_file_bytes() {
+    for png in fixtures("png", ".png") {
+        let output = tensorjson().arg("encode").arg(&png).output().unwrap();
+        assert!(output.status.success(), "{png:?}: {output:?}");
+        let envelope: ImageEnvelope = serde_json::from_slice(&output.stdout).unwrap();
+        let expected: ExpectedImage =
+            serde_json::from_slice(&fs::read(beside(&png, "expected.json")).unwrap()).unwrap();
+        assert_eq!(
+            (envelope.kind.as_str(), envelope.format.as_str()),
+            ("image", "png")
+        );
+        assert_eq!(
+            (envelope.width, envelope.height, envelope.color.as_str()),
+            (expected.width, expected.height, expected.color.as_str()),
+            "{png:?}"
+        );
+        assert!(base64(&envelope.data) == fs::read(&png).unwrap(), "{png:?}");
+    }
+}
+
+#[test]
+fn image_to_npy_gives_the_pixels_pillow_gives() {
+    let dir = tempfile::tempdir().unwrap();
+    for png in fixtures("png", ".png") {
+        let json = tensorjson()
+            .arg("encode")
+            .arg(&png)
+            .output()
+            .unwrap()
+            .stdout;
+        let out = dir.path().join("pixels.npy");
+        tensorjson()
+            .args(["decode", "-", "-o"])
+            .arg(&out)
+            .write_stdin(json)
+            .assert()
+            .success();
+        let expected = fs::read(beside(&png, "expected.npy")).unwrap();
+        assert!(fs::read(&out).unwrap() == expected, "{png:?}");
+    }
+}
+
+#[test]
+fn image_envelope_to_png_is_the_original_file() {
+    let png = Path::new("fixtures/png/rgba8.png");
+    let json = tensorjson().arg("encode").arg(png).output().unwrap().stdout;
+    let back = tensorjson()
+        .args(["decode", "--to", "png"])
+        .write_stdin(json)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(back == fs::read(png).unwrap());
+}
+
+#[test]
+fn pixel_tensors_become_pngs_that_decode_to_the_same_pixels() {
+    // Pillow's pixels of each fixture, as .npy, go back to PNG and to pixels again.
+    let dir = tempfile::tempdir().unwrap();
+    for name in [
+        "l8", "la8", "rgb8", "rgba8", "l16", "la16", "rgb16", "rgba16",
+    ] {
+        let pixels = Path::new("fixtures/png").join(format!("{name}.expected.npy"));
+        let json = tensorjson()
+            .arg("encode")
+            .arg(&pixels)
+            .output()
+            .unwrap()
+            .stdout;
+        let png = dir.path().join(format!("{name}.png"));
+        tensorjson()
+            .args(["decode", "-", "-o"])
+            .arg(&png)
+            .write_stdin(json)
+            .assert()
+            .success();
+        let again = tensorjson()
+            .arg("encode")
+            .arg(&png)
+            .output()
+            .unwrap()
+            .stdout;
+        let envelope: ImageEnvelope = serde_json::from_slice(&again).unwrap();
+        assert_eq!(envelope.color, name);
+        let out = dir.path().join("again.npy");
+        tensorjson()
+            .args(["decode", "-", "-o"])
+            .arg(&out)
+            .write_stdin(again)
+            .assert()
+            .success();
+        assert!(
+            fs::read(&out).unwrap() == fs::read(&pixels).unwrap(),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn chw_layout_is_transposed_to_interleaved_pixels() {
+    // Planes R=[1,2], G=[3,4], B=[5,6] of a 1x2 image, as a (3, 1, 2) uint8 tensor.
+    let data = base64::engine::general_purpose::STANDARD.encode([1u8, 2, 3, 4, 5, 6]);
+    let json = format!(r#"{{"kind":"tensor","dtype":"uint8","shape":[3,1,2],"data":"{data}"}}"#);
+    let png = tensorjson()
+        .args(["decode", "--to", "png", "--layout", "chw"])
+        .write_stdin(json)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let decoder = png::Decoder::new(std::io::Cursor::new(png));
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+    reader.next_frame(&mut pixels).unwrap();
+    assert_eq!(pixels, [1, 3, 5, 2, 4, 6]);
+}
+
+#[test]
+fn json_fixtures_from_python_decode_to_their_arrays() {
+    let dir = tempfile::tempdir().unwrap();
+    for json in fixtures("json", ".json") {
+        let out = dir.path().join("out.npy");
+        tensorjson()
+            .arg("decode")
+            .arg(&json)
+            .arg("-o")
+            .arg(&out)
+            .assert()
+            .success();
+        let expected = fs::read(beside(&json, "expected.npy")).unwrap();
+        assert!(fs::read(&out).unwrap() == expected, "{json:?}");
+    }
+}
+
+#[test]
+fn npy_base64_style_is_the_whole_npy_file() {
+    let npy = Path::new("fixtures/npy/uint16_le_c.npy");
+    let output = tensorjson()
+        .arg("encode")
+        .arg(npy)
+        .args(["--style", "npy-base64"])
+        .output()
+        .unwrap();
+    let text: String = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(text.starts_with("k05VTVBZ"));
+    assert!(base64(&text) == fs::read(beside(npy, "canonical.npy")).unwrap());
+}
+
+#[test]
+fn help_lists_every_dtype_from_the_table() {
+    let output = tensorjson().arg("--help").output().unwrap();
+    let help = String::from_utf8(output.stdout).unwrap();
+    for name in tensorjson::Dtype::ALL.map(tensorjson::Dtype::name) {
+        assert!(help.contains(name), "{name} missing from help:\n{help}");
+    }
+}

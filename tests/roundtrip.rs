@@ -1,0 +1,195 @@
+//! Round trips through the library over dtype x shape x byte order x memory order, with the
+//! `.npy` input built here by hand (not by tensorjson's writer).
+
+use proptest::prelude::*;
+use tensorjson::codec::dialect::native::WriteOptions;
+use tensorjson::codec::dialect::Compression;
+use tensorjson::codec::pngfile::Layout;
+use tensorjson::codec::{self, Format, Style};
+use tensorjson::{Dtype, Item};
+
+/// A `.npy` file for logical C-order little-endian `data`, stored in the given orders.
+fn npy_file(dtype: Dtype, shape: &[usize], data: &[u8], big: bool, fortran: bool) -> Vec<u8> {
+    let itemsize = dtype.itemsize();
+    let unit = if dtype.name().starts_with("complex") {
+        itemsize / 2
+    } else {
+        itemsize
+    };
+    let count = data.len() / itemsize;
+    let mut stored = vec![0u8; data.len()];
+    for c_index in 0..count {
+        // Position of this element in the stored order.
+        let mut rest = c_index;
+        let mut coords = vec![0; shape.len()];
+        for axis in (0..shape.len()).rev() {
+            coords[axis] = rest % shape[axis];
+            rest /= shape[axis];
+        }
+        let mut offset = 0;
+        let mut stride = 1;
+        let axes: Vec<usize> = if fortran {
+            (0..shape.len()).collect()
+        } else {
+            (0..shape.len()).rev().collect()
+        };
+        for axis in axes {
+            offset += coords[axis] * stride;
+            stride *= shape[axis];
+        }
+        let mut element = data[c_index * itemsize..(c_index + 1) * itemsize].to_vec();
+        if big {
+            element.chunks_mut(unit).for_each(<[u8]>::reverse);
+        }
+        stored[offset * itemsize..(offset + 1) * itemsize].copy_from_slice(&element);
+    }
+    let order = if itemsize == 1 {
+        '|'
+    } else if big {
+        '>'
+    } else {
+        '<'
+    };
+    let descr = format!("{order}{}", &dtype_descr(dtype)[1..]);
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let shape_text = if shape.len() == 1 {
+        format!("({},)", dims[0])
+    } else {
+        format!("({})", dims.join(", "))
+    };
+    let fortran_text = if fortran { "True" } else { "False" };
+    let mut dict =
+        format!("{{'descr': '{descr}', 'fortran_order': {fortran_text}, 'shape': {shape_text}, }}");
+    while (10 + dict.len() + 1) % 64 != 0 {
+        dict.push(' ');
+    }
+    dict.push('\n');
+    let mut file = b"\x93NUMPY\x01\x00".to_vec();
+    file.extend_from_slice(&(dict.len() as u16).to_le_bytes());
+    file.extend_from_slice(dict.as_bytes());
+    file.extend_from_slice(&stored);
+    file
+}
+
+/// numpy's little-endian descr, spelled out here rather than taken from the library.
+fn dtype_descr(dtype: Dtype) -> &'static str {
+    match dtype {
+        Dtype::Bool => "|b1",
+        Dtype::Int8 => "|i1",
+        Dtype::Int16 => "<i2",
+        Dtype::Int32 => "<i4",
+        Dtype::Int64 => "<i8",
+        Dtype::Uint8 => "|u1",
+        Dtype::Uint16 => "<u2",
+        Dtype::Uint32 => "<u4",
+        Dtype::Uint64 => "<u8",
+        Dtype::Float16 => "<f2",
+        Dtype::Float32 => "<f4",
+        Dtype::Float64 => "<f8",
+        Dtype::Complex64 => "<c8",
+        Dtype::Complex128 => "<c16",
+    }
+}
+
+/// The data bytes of an `.npy` file written by tensorjson (C order, little-endian).
+fn npy_data(file: &[u8]) -> &[u8] {
+    let header_len = u16::from_le_bytes([file[8], file[9]]) as usize;
+    &file[10 + header_len..]
+}
+
+fn through_json(npy: Vec<u8>, style: Style, options: WriteOptions) -> (Vec<u8>, Vec<u8>) {
+    let item = codec::read_binary(npy.as_slice()).unwrap();
+    let mut json = Vec::new();
+    codec::write_json(item, &mut json, style, options).unwrap();
+    let item = codec::read_json(json.as_slice()).unwrap();
+    let mut out = Vec::new();
+    codec::write_binary(item, &mut out, Format::Npy, Layout::Hwc).unwrap();
+    (json, out)
+}
+
+fn case() -> impl Strategy<Value = (Dtype, Vec<usize>, Vec<u8>, bool, bool)> {
+    let dtype = prop::sample::select(Dtype::ALL.to_vec());
+    let shape = prop::collection::vec(0usize..5, 0..5);
+    (dtype, shape, any::<bool>(), any::<bool>()).prop_flat_map(|(dtype, shape, big, fortran)| {
+        let len = shape.iter().product::<usize>() * dtype.itemsize();
+        let data = prop::collection::vec(any::<u8>(), len);
+        (Just(dtype), Just(shape), data, Just(big), Just(fortran))
+    })
+}
+
+proptest! {
+    #[test]
+    fn npy_to_json_to_npy_is_bit_exact((dtype, shape, data, big, fortran) in case()) {
+        let npy = npy_file(dtype, &shape, &data, big, fortran);
+        let plain = WriteOptions::default();
+        let zlib = WriteOptions { compression: Some(Compression::Zlib), pretty: true };
+        for (style, options) in [(Style::Native, plain), (Style::Native, zlib), (Style::NpyBase64, plain)] {
+            let (json, out) = through_json(npy.clone(), style, options);
+            prop_assert_eq!(npy_data(&out), data.as_slice());
+            let Item::Tensor(tensor) = codec::read_binary(out.as_slice()).unwrap() else {
+                panic!("a tensor");
+            };
+            prop_assert_eq!(tensor.header.dtype, dtype);
+            prop_assert_eq!(&tensor.header.shape, &shape);
+            prop_assert!(json.ends_with(b"\n"));
+        }
+    }
+}
+
+/// Larger than every chunk size (3 MiB encode, 4 MiB decode, 1 MiB swap and spill buffers).
+fn large_case() -> (Vec<u8>, Vec<u8>) {
+    let count = 3 << 20;
+    let data: Vec<u8> = (0..count * 4u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let npy = npy_file(Dtype::Float32, &[count as usize], &data, true, false);
+    (npy, data)
+}
+
+#[test]
+fn arrays_larger_than_the_chunks_stream_bit_exact() {
+    let (npy, data) = large_case();
+    let zlib = WriteOptions {
+        compression: Some(Compression::Zlib),
+        pretty: false,
+    };
+    for (style, options) in [
+        (Style::Native, WriteOptions::default()),
+        (Style::Native, zlib),
+        (Style::NpyBase64, WriteOptions::default()),
+    ] {
+        let (_, out) = through_json(npy.clone(), style, options);
+        assert!(npy_data(&out) == data.as_slice(), "{style:?} {options:?}");
+    }
+}
+
+#[test]
+fn data_before_metadata_is_kept_aside_and_read_the_same() {
+    let (npy, data) = large_case();
+    let (json, _) = through_json(npy, Style::Native, WriteOptions::default());
+    let envelope: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    // Keys in the order Python's sort_keys writes them: data first.
+    let reordered = format!(
+        r#"{{"data":{},"dtype":"float32","kind":"tensor","shape":{}}}"#,
+        envelope["data"], envelope["shape"]
+    );
+    let item = codec::read_json(reordered.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    codec::write_binary(item, &mut out, Format::Npy, Layout::Hwc).unwrap();
+    assert!(npy_data(&out) == data.as_slice());
+}
+
+#[test]
+fn a_key_after_streamed_data_that_changes_its_meaning_is_an_error() {
+    let data = "A".repeat(4096);
+    let json = format!(
+        r#"{{"kind":"tensor","dtype":"uint8","shape":[3072],"data":"{data}","order":"F"}}"#
+    );
+    let item = codec::read_json(json.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    let error = codec::write_binary(item, &mut out, Format::Npy, Layout::Hwc).unwrap_err();
+    assert!(
+        error.to_string().contains("write them before it"),
+        "{error}"
+    );
+}
