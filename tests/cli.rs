@@ -344,3 +344,12 @@ fn help_lists_every_dtype_from_the_table() {
         assert!(help.contains(name), "{name} missing from help:\n{help}");
     }
 }
+
+#[test]
+fn readme_lists_match_the_code() {
+    let readme = fs::read_to_string("README.md").unwrap();
+    let dtypes = format!("Supported dtypes: {}\n", tensorjson::Dtype::names());
+    assert!(readme.contains(&dtypes), "README must contain: {dtypes}");
+    let colors = format!("PNG colors: {}\n", tensorjson::Color::names());
+    assert!(readme.contains(&colors), "README must contain: {colors}");
+}
