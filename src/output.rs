@@ -19,10 +19,15 @@ impl AtomicFile {
             Some(parent) if !parent.as_os_str().is_empty() => parent,
             _ => Path::new("."),
         };
-        let temporary = tempfile::Builder::new()
-            .prefix(".tensorjson-")
-            .suffix(".tmp")
-            .tempfile_in(directory)?;
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".tensorjson-").suffix(".tmp");
+        // A temporary file is private (0600); the output should get the usual mode instead.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(std::fs::Permissions::from_mode(0o666));
+        }
+        let temporary = builder.tempfile_in(directory)?;
         Ok(AtomicFile {
             target: target.to_path_buf(),
             writer: BufWriter::with_capacity(1 << 20, temporary),

@@ -353,3 +353,20 @@ fn readme_lists_match_the_code() {
     let colors = format!("PNG colors: {}\n", tensorjson::Color::names());
     assert!(readme.contains(&colors), "README must contain: {colors}");
 }
+
+#[cfg(unix)]
+#[test]
+fn output_files_get_the_usual_mode_not_a_temporary_files_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let reference = dir.path().join("reference");
+    fs::File::create(&reference).unwrap();
+    let out = dir.path().join("out.json");
+    tensorjson()
+        .args(["encode", "fixtures/example.npy", "-o"])
+        .arg(&out)
+        .assert()
+        .success();
+    let mode = |path: &Path| fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&out), mode(&reference));
+}

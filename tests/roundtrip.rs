@@ -193,3 +193,15 @@ fn a_key_after_streamed_data_that_changes_its_meaning_is_an_error() {
         "{error}"
     );
 }
+
+#[test]
+fn a_huge_declared_shape_without_the_data_fails_without_allocating_it() {
+    // 1 TiB declared in Fortran order, which is read whole: only what arrives is held.
+    let json =
+        r#"{"kind":"tensor","dtype":"uint8","shape":[1099511627776,1],"order":"F","data":"AAAA"}"#;
+    let error = match codec::read_json(json.as_bytes()) {
+        Ok(_) => panic!("accepted"),
+        Err(error) => error,
+    };
+    assert!(error.to_string().contains("shorter (3 bytes)"), "{error}");
+}

@@ -74,7 +74,10 @@ impl<'a> Tensor<'a> {
 
     /// Reads the whole data into memory.
     pub fn into_bytes(mut self) -> Result<Vec<u8>> {
-        let mut bytes = Vec::with_capacity(self.header.byte_len as usize);
+        // Reserve no more than a modest amount up front: a declared size is a claim, and the
+        // data may never arrive.
+        let reserve = self.header.byte_len.min(64 << 20) as usize;
+        let mut bytes = Vec::with_capacity(reserve);
         self.read_to_end(&mut bytes)?;
         Ok(bytes)
     }
