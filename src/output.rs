@@ -27,7 +27,9 @@ impl AtomicFile {
             use std::os::unix::fs::PermissionsExt;
             builder.permissions(std::fs::Permissions::from_mode(0o666));
         }
-        let temporary = builder.tempfile_in(directory)?;
+        let temporary = builder
+            .tempfile_in(directory)
+            .map_err(without_temporary_path)?;
         Ok(AtomicFile {
             target: target.to_path_buf(),
             writer: BufWriter::with_capacity(1 << 20, temporary),
@@ -42,6 +44,16 @@ impl AtomicFile {
             .map_err(|error| error.into_error())?;
         temporary.as_file().sync_all()?;
         temporary.persist(&self.target).map_err(|error| error.error)
+    }
+}
+
+/// tempfile ends its errors with the random file's path; the user knows only the target,
+/// which the caller names.
+fn without_temporary_path(error: io::Error) -> io::Error {
+    let message = error.to_string();
+    match message.rfind(" at path ") {
+        Some(end) => io::Error::new(error.kind(), &message[..end]),
+        None => error,
     }
 }
 

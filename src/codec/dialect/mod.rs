@@ -26,8 +26,9 @@ use crate::error::{Error, Result};
 const HEAD: usize = 256;
 /// Payload strings longer than this wait in a temporary file rather than in memory.
 const SPILL: usize = 1 << 20;
-/// Largest non-string value (a list of numbers, say) read into memory.
-const MAX_VALUE: usize = 256 << 20;
+/// Largest JSON text of a non-string value (a list of numbers, say). serde_json's `Value`
+/// takes up to 17 times the text, so this bounds memory at a few hundred MiB.
+const MAX_VALUE: usize = 16 << 20;
 /// Largest encoded image accepted.
 const MAX_IMAGE_FILE: u64 = 1 << 30;
 
