@@ -49,9 +49,18 @@ pub struct EncodeArgs {
     /// Compress the tensor's bytes before base64.
     #[arg(long, value_enum)]
     pub compress: Option<CompressArg>,
-    /// Indent the JSON.
+    /// Indent the JSON (native, json-numpy, json-tricks and the image styles).
     #[arg(long)]
     pub pretty: bool,
+    /// Name of the tensor, where the style has names (kserve; default input-0).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Write NaN and infinities in list styles as the NaN/Infinity tokens Python's json reads.
+    #[arg(long)]
+    pub allow_nan: bool,
+    /// With --style data-url, print the URL as bare text rather than a JSON string.
+    #[arg(long)]
+    pub raw: bool,
 }
 
 #[derive(Args, Debug)]
@@ -67,6 +76,18 @@ pub struct DecodeArgs {
     /// Axis order of a tensor written as PNG: (H, W, C) or (C, H, W).
     #[arg(long, value_enum, default_value_t = LayoutArg::Hwc)]
     pub layout: LayoutArg,
+    /// Which tensor to read from a document holding several (KServe inputs, TF Serving inputs).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// dtype of numbers where the JSON does not say (plain lists, TF Serving).
+    #[arg(long, value_parser = parse_dtype)]
+    pub dtype: Option<Dtype>,
+}
+
+fn parse_dtype(text: &str) -> Result<Dtype, String> {
+    Dtype::parse(text)
+        .map(|(dtype, _)| dtype)
+        .map_err(|error| error.to_string())
 }
 
 // Each argument enum mirrors a library enum; the matches below have no `_` arm, so a new
@@ -75,14 +96,32 @@ pub struct DecodeArgs {
 #[derive(ValueEnum, Clone, Copy, Debug)]
 pub enum StyleArg {
     Native,
+    JsonNumpy,
+    JsonTricks,
+    Kserve,
+    TfServing,
     NpyBase64,
+    List,
+    DataUrl,
+    Openai,
+    Anthropic,
+    Gemini,
 }
 
 impl From<StyleArg> for Style {
     fn from(style: StyleArg) -> Style {
         match style {
             StyleArg::Native => Style::Native,
+            StyleArg::JsonNumpy => Style::JsonNumpy,
+            StyleArg::JsonTricks => Style::JsonTricks,
+            StyleArg::Kserve => Style::Kserve,
+            StyleArg::TfServing => Style::TfServing,
             StyleArg::NpyBase64 => Style::NpyBase64,
+            StyleArg::List => Style::List,
+            StyleArg::DataUrl => Style::DataUrl,
+            StyleArg::Openai => Style::Openai,
+            StyleArg::Anthropic => Style::Anthropic,
+            StyleArg::Gemini => Style::Gemini,
         }
     }
 }
@@ -137,12 +176,19 @@ mod tests {
     #[test]
     fn every_library_variant_has_an_argument() {
         // clap's names must be the library's names, so help and errors agree.
-        for (arg, style) in [StyleArg::Native, StyleArg::NpyBase64].map(|a| (a, Style::from(a))) {
+        for arg in StyleArg::value_variants() {
+            let style = Style::from(*arg);
             assert_eq!(arg.to_possible_value().unwrap().get_name(), style.name());
         }
         assert_eq!(Style::ALL.len(), StyleArg::value_variants().len());
         assert_eq!(Format::ALL.len(), FormatArg::value_variants().len());
-        assert_eq!(Compression::ALL.len(), CompressArg::value_variants().len());
+        for arg in CompressArg::value_variants() {
+            let compression = Compression::from(*arg);
+            assert_eq!(
+                arg.to_possible_value().unwrap().get_name(),
+                compression.name()
+            );
+        }
     }
 
     #[test]

@@ -6,12 +6,12 @@
 //! consume it.
 //!
 //! ```
-//! use tensorjson::codec::{self, dialect::native::WriteOptions, Style};
+//! use tensorjson::codec::{self, dialect::ReadOptions, dialect::WriteOptions, Style};
 //!
 //! let json = br#"{"kind":"tensor","dtype":"int32","shape":[2],"data":"AQAAAAIAAAA="}"#;
-//! let item = codec::read_json(&json[..]).unwrap();
+//! let item = codec::read_json(&json[..], &ReadOptions::default()).unwrap();
 //! let mut out = Vec::new();
-//! codec::write_json(item, &mut out, Style::Native, WriteOptions::default()).unwrap();
+//! codec::write_json(item, &mut out, Style::Native, &WriteOptions::default()).unwrap();
 //! assert_eq!(&out[..out.len() - 1], &json[..]);
 //! ```
 

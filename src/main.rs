@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser};
-use tensorjson::codec::dialect::native::WriteOptions;
+use tensorjson::codec::dialect::{ReadOptions, WriteOptions};
 use tensorjson::codec::{self, Format};
 use tensorjson::output::AtomicFile;
 
@@ -143,10 +143,13 @@ fn encode(args: EncodeArgs) -> Result<()> {
     let options = WriteOptions {
         compression: args.compress.map(Into::into),
         pretty: args.pretty,
+        name: args.name,
+        allow_nan: args.allow_nan,
+        raw: args.raw,
     };
     let name = input.name;
     let item = codec::read_binary(input.reader).with_context(|| name.clone())?;
-    codec::write_json(item, &mut output, args.style.into(), options).with_context(|| name)?;
+    codec::write_json(item, &mut output, args.style.into(), &options).with_context(|| name)?;
     output.commit()
 }
 
@@ -156,7 +159,11 @@ fn decode(args: DecodeArgs) -> Result<()> {
     let input = open_input(args.input)?;
     let mut output = Output::open(output_path, &input)?;
     let name = input.name;
-    let item = codec::read_json(input.reader).with_context(|| name.clone())?;
+    let options = ReadOptions {
+        name: args.name,
+        dtype: args.dtype,
+    };
+    let item = codec::read_json(input.reader, &options).with_context(|| name.clone())?;
     codec::write_binary(item, &mut output, format, args.layout.into()).with_context(|| name)?;
     output.commit()
 }

@@ -2,8 +2,8 @@
 //! `.npy` input built here by hand (not by tensorjson's writer).
 
 use proptest::prelude::*;
-use tensorjson::codec::dialect::native::WriteOptions;
 use tensorjson::codec::dialect::Compression;
+use tensorjson::codec::dialect::{ReadOptions, WriteOptions};
 use tensorjson::codec::pngfile::Layout;
 use tensorjson::codec::{self, Format, Style};
 use tensorjson::{Dtype, Item};
@@ -100,8 +100,8 @@ fn npy_data(file: &[u8]) -> &[u8] {
 fn through_json(npy: Vec<u8>, style: Style, options: WriteOptions) -> (Vec<u8>, Vec<u8>) {
     let item = codec::read_binary(npy.as_slice()).unwrap();
     let mut json = Vec::new();
-    codec::write_json(item, &mut json, style, options).unwrap();
-    let item = codec::read_json(json.as_slice()).unwrap();
+    codec::write_json(item, &mut json, style, &options).unwrap();
+    let item = codec::read_json(json.as_slice(), &ReadOptions::default()).unwrap();
     let mut out = Vec::new();
     codec::write_binary(item, &mut out, Format::Npy, Layout::Hwc).unwrap();
     (json, out)
@@ -122,8 +122,8 @@ proptest! {
     fn npy_to_json_to_npy_is_bit_exact((dtype, shape, data, big, fortran) in case()) {
         let npy = npy_file(dtype, &shape, &data, big, fortran);
         let plain = WriteOptions::default();
-        let zlib = WriteOptions { compression: Some(Compression::Zlib), pretty: true };
-        for (style, options) in [(Style::Native, plain), (Style::Native, zlib), (Style::NpyBase64, plain)] {
+        let zlib = WriteOptions { compression: Some(Compression::Zlib), pretty: true, ..WriteOptions::default() };
+        for (style, options) in [(Style::Native, plain.clone()), (Style::Native, zlib), (Style::NpyBase64, plain)] {
             let (json, out) = through_json(npy.clone(), style, options);
             prop_assert_eq!(npy_data(&out), data.as_slice());
             let Item::Tensor(tensor) = codec::read_binary(out.as_slice()).unwrap() else {
@@ -151,14 +151,14 @@ fn arrays_larger_than_the_chunks_stream_bit_exact() {
     let (npy, data) = large_case();
     let zlib = WriteOptions {
         compression: Some(Compression::Zlib),
-        pretty: false,
+        ..WriteOptions::default()
     };
     for (style, options) in [
         (Style::Native, WriteOptions::default()),
         (Style::Native, zlib),
         (Style::NpyBase64, WriteOptions::default()),
     ] {
-        let (_, out) = through_json(npy.clone(), style, options);
+        let (_, out) = through_json(npy.clone(), style, options.clone());
         assert!(npy_data(&out) == data.as_slice(), "{style:?} {options:?}");
     }
 }
@@ -173,7 +173,7 @@ fn data_before_metadata_is_kept_aside_and_read_the_same() {
         r#"{{"data":{},"dtype":"float32","kind":"tensor","shape":{}}}"#,
         envelope["data"], envelope["shape"]
     );
-    let item = codec::read_json(reordered.as_bytes()).unwrap();
+    let item = codec::read_json(reordered.as_bytes(), &ReadOptions::default()).unwrap();
     let mut out = Vec::new();
     codec::write_binary(item, &mut out, Format::Npy, Layout::Hwc).unwrap();
     assert!(npy_data(&out) == data.as_slice());
@@ -185,7 +185,7 @@ fn a_key_after_streamed_data_that_changes_its_meaning_is_an_error() {
     let json = format!(
         r#"{{"kind":"tensor","dtype":"uint8","shape":[3072],"data":"{data}","order":"F"}}"#
     );
-    let item = codec::read_json(json.as_bytes()).unwrap();
+    let item = codec::read_json(json.as_bytes(), &ReadOptions::default()).unwrap();
     let mut out = Vec::new();
     let error = codec::write_binary(item, &mut out, Format::Npy, Layout::Hwc).unwrap_err();
     assert!(
@@ -199,7 +199,7 @@ fn a_huge_declared_shape_without_the_data_fails_without_allocating_it() {
     // 1 TiB declared in Fortran order, which is read whole: only what arrives is held.
     let json =
         r#"{"kind":"tensor","dtype":"uint8","shape":[1099511627776,1],"order":"F","data":"AAAA"}"#;
-    let error = match codec::read_json(json.as_bytes()) {
+    let error = match codec::read_json(json.as_bytes(), &ReadOptions::default()) {
         Ok(_) => panic!("accepted"),
         Err(error) => error,
     };

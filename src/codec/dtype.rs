@@ -36,26 +36,28 @@ struct Row {
     /// numpy's kind character and item size, as in the descr `<i4`.
     kind: char,
     itemsize: usize,
-    /// Other spellings accepted on read (KServe, Triton, PyTorch, C).
+    /// The Open Inference Protocol (KServe, Triton) datatype, where it has one.
+    kserve: Option<&'static str>,
+    /// Other spellings accepted on read (Triton, PyTorch, C).
     aliases: &'static [&'static str],
 }
 
 #[rustfmt::skip]
 const TABLE: [Row; 14] = [
-    Row { dtype: Dtype::Bool, name: "bool", kind: 'b', itemsize: 1, aliases: &["?", "bool_", "BOOL", "torch.bool"] },
-    Row { dtype: Dtype::Int8, name: "int8", kind: 'i', itemsize: 1, aliases: &["INT8", "I8", "torch.int8"] },
-    Row { dtype: Dtype::Int16, name: "int16", kind: 'i', itemsize: 2, aliases: &["INT16", "I16", "torch.int16", "short", "torch.short"] },
-    Row { dtype: Dtype::Int32, name: "int32", kind: 'i', itemsize: 4, aliases: &["INT32", "I32", "torch.int32", "int", "torch.int"] },
-    Row { dtype: Dtype::Int64, name: "int64", kind: 'i', itemsize: 8, aliases: &["INT64", "I64", "torch.int64", "long", "torch.long"] },
-    Row { dtype: Dtype::Uint8, name: "uint8", kind: 'u', itemsize: 1, aliases: &["UINT8", "U8", "torch.uint8"] },
-    Row { dtype: Dtype::Uint16, name: "uint16", kind: 'u', itemsize: 2, aliases: &["UINT16", "U16", "torch.uint16"] },
-    Row { dtype: Dtype::Uint32, name: "uint32", kind: 'u', itemsize: 4, aliases: &["UINT32", "U32", "torch.uint32"] },
-    Row { dtype: Dtype::Uint64, name: "uint64", kind: 'u', itemsize: 8, aliases: &["UINT64", "U64", "torch.uint64"] },
-    Row { dtype: Dtype::Float16, name: "float16", kind: 'f', itemsize: 2, aliases: &["half", "FP16", "F16", "torch.float16", "torch.half"] },
-    Row { dtype: Dtype::Float32, name: "float32", kind: 'f', itemsize: 4, aliases: &["float", "single", "FP32", "F32", "torch.float32", "torch.float"] },
-    Row { dtype: Dtype::Float64, name: "float64", kind: 'f', itemsize: 8, aliases: &["double", "FP64", "F64", "torch.float64", "torch.double"] },
-    Row { dtype: Dtype::Complex64, name: "complex64", kind: 'c', itemsize: 8, aliases: &["cfloat", "csingle", "torch.complex64", "torch.cfloat"] },
-    Row { dtype: Dtype::Complex128, name: "complex128", kind: 'c', itemsize: 16, aliases: &["cdouble", "torch.complex128", "torch.cdouble"] },
+    Row { dtype: Dtype::Bool, name: "bool", kind: 'b', itemsize: 1, kserve: Some("BOOL"), aliases: &["?", "bool_", "torch.bool"] },
+    Row { dtype: Dtype::Int8, name: "int8", kind: 'i', itemsize: 1, kserve: Some("INT8"), aliases: &["I8", "torch.int8"] },
+    Row { dtype: Dtype::Int16, name: "int16", kind: 'i', itemsize: 2, kserve: Some("INT16"), aliases: &["I16", "torch.int16", "short", "torch.short"] },
+    Row { dtype: Dtype::Int32, name: "int32", kind: 'i', itemsize: 4, kserve: Some("INT32"), aliases: &["I32", "torch.int32", "int", "torch.int"] },
+    Row { dtype: Dtype::Int64, name: "int64", kind: 'i', itemsize: 8, kserve: Some("INT64"), aliases: &["I64", "torch.int64", "long", "torch.long"] },
+    Row { dtype: Dtype::Uint8, name: "uint8", kind: 'u', itemsize: 1, kserve: Some("UINT8"), aliases: &["U8", "torch.uint8"] },
+    Row { dtype: Dtype::Uint16, name: "uint16", kind: 'u', itemsize: 2, kserve: Some("UINT16"), aliases: &["U16", "torch.uint16"] },
+    Row { dtype: Dtype::Uint32, name: "uint32", kind: 'u', itemsize: 4, kserve: Some("UINT32"), aliases: &["U32", "torch.uint32"] },
+    Row { dtype: Dtype::Uint64, name: "uint64", kind: 'u', itemsize: 8, kserve: Some("UINT64"), aliases: &["U64", "torch.uint64"] },
+    Row { dtype: Dtype::Float16, name: "float16", kind: 'f', itemsize: 2, kserve: Some("FP16"), aliases: &["half", "F16", "torch.float16", "torch.half"] },
+    Row { dtype: Dtype::Float32, name: "float32", kind: 'f', itemsize: 4, kserve: Some("FP32"), aliases: &["float", "single", "F32", "torch.float32", "torch.float"] },
+    Row { dtype: Dtype::Float64, name: "float64", kind: 'f', itemsize: 8, kserve: Some("FP64"), aliases: &["double", "F64", "torch.float64", "torch.double"] },
+    Row { dtype: Dtype::Complex64, name: "complex64", kind: 'c', itemsize: 8, kserve: None, aliases: &["cfloat", "csingle", "torch.complex64", "torch.cfloat"] },
+    Row { dtype: Dtype::Complex128, name: "complex128", kind: 'c', itemsize: 16, kserve: None, aliases: &["cdouble", "torch.complex128", "torch.cdouble"] },
 ];
 
 impl Dtype {
@@ -101,11 +103,10 @@ impl Dtype {
 
     /// The size of one scalar that must be byte-swapped: half the item for complex types.
     pub fn swap_unit(self) -> usize {
-        let row = self.row();
-        if row.kind == 'c' {
-            row.itemsize / 2
+        if self.is_complex() {
+            self.itemsize() / 2
         } else {
-            row.itemsize
+            self.itemsize()
         }
     }
 
@@ -114,7 +115,7 @@ impl Dtype {
     pub fn parse(text: &str) -> Result<(Dtype, ByteOrder), UnknownDtype> {
         if let Some(row) = TABLE
             .iter()
-            .find(|row| row.name == text || row.aliases.contains(&text))
+            .find(|row| row.name == text || row.kserve == Some(text) || row.aliases.contains(&text))
         {
             return Ok((row.dtype, ByteOrder::Little));
         }
@@ -140,6 +141,21 @@ impl Dtype {
             .iter()
             .find(|row| row.kind == kind && row.itemsize == itemsize)?;
         Some((row.dtype, order))
+    }
+
+    /// The Open Inference Protocol datatype (`FP32`), or `None` where it has none (complex).
+    pub fn kserve_name(self) -> Option<&'static str> {
+        self.row().kserve
+    }
+
+    /// Whether elements are complex numbers.
+    pub fn is_complex(self) -> bool {
+        self.row().kind == 'c'
+    }
+
+    /// Whether elements are floating-point numbers (not complex).
+    pub fn is_float(self) -> bool {
+        self.row().kind == 'f'
     }
 
     /// The written names of every dtype, for help text and errors.

@@ -96,6 +96,12 @@ impl<R: BufRead> Scanner<R> {
         let start = self.offset;
         let text = self.raw_value(limit)?;
         serde_json::from_slice(&text)
+            .or_else(|error| {
+                // Python's json writes NaN and Infinity as bare tokens; read them as strings,
+                // which the list reader takes for floats.
+                let quoted = quote_non_finite(&text).ok_or(error)?;
+                serde_json::from_slice(&quoted)
+            })
             .map_err(|error| Error::Json(format!("{error} (in the value at byte {start})")))
     }
 
@@ -190,6 +196,42 @@ impl<R: BufRead> Scanner<R> {
             done: false,
         })
     }
+}
+
+/// Puts quotes around the `NaN`, `Infinity` and `-Infinity` tokens outside strings; `None`
+/// if there are none.
+fn quote_non_finite(text: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() + 16);
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut index = 0;
+    let mut found = false;
+    while index < text.len() {
+        let byte = text[index];
+        if in_string {
+            match (escaped, byte) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                (false, _) => {}
+            }
+        } else if byte == b'"' {
+            in_string = true;
+        } else if let Some(token) = ["NaN", "Infinity", "-Infinity"]
+            .iter()
+            .find(|token| text[index..].starts_with(token.as_bytes()))
+        {
+            out.push(b'"');
+            out.extend_from_slice(token.as_bytes());
+            out.push(b'"');
+            index += token.len();
+            found = true;
+            continue;
+        }
+        out.push(byte);
+        index += 1;
+    }
+    found.then_some(out)
 }
 
 fn is_delimiter(byte: u8) -> bool {
@@ -369,6 +411,16 @@ mod tests {
         assert_eq!(scanner.value(100).unwrap(), serde_json::json!(3.5));
         scanner.expect(b'}').unwrap();
         scanner.expect_end().unwrap();
+    }
+
+    #[test]
+    fn python_non_finite_tokens_become_strings() {
+        let mut scanner = Scanner::new(&b"[NaN, -Infinity, \"NaN\", Infinity]"[..]);
+        let value = scanner.value(100).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!(["NaN", "-Infinity", "NaN", "Infinity"])
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ pub mod pngfile;
 
 use std::io::{BufRead, Cursor, Read, Write};
 
-use crate::codec::dialect::native::{self, WriteOptions};
+use crate::codec::dialect::{ReadOptions, WriteOptions};
 use crate::codec::io::{read_full, Plain};
 use crate::codec::model::Item;
 use crate::codec::pngfile::Layout;
@@ -21,23 +21,70 @@ use crate::error::{Error, Result};
 /// Largest PNG file read whole.
 const MAX_PNG_FILE: u64 = 1 << 30;
 
-/// How `encode` writes its JSON.
+/// How `encode` writes its JSON: one style per dialect that can be written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Style {
     /// The native envelope.
     #[default]
     Native,
+    JsonNumpy,
+    JsonTricks,
+    Kserve,
+    TfServing,
     /// A JSON string holding base64 of a whole `.npy` file.
     NpyBase64,
+    /// Plain nested lists.
+    List,
+    DataUrl,
+    Openai,
+    Anthropic,
+    Gemini,
 }
 
 impl Style {
-    pub const ALL: [Style; 2] = [Style::Native, Style::NpyBase64];
+    pub const ALL: [Style; 11] = [
+        Style::Native,
+        Style::JsonNumpy,
+        Style::JsonTricks,
+        Style::Kserve,
+        Style::TfServing,
+        Style::NpyBase64,
+        Style::List,
+        Style::DataUrl,
+        Style::Openai,
+        Style::Anthropic,
+        Style::Gemini,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Style::Native => "native",
+            Style::JsonNumpy => "json-numpy",
+            Style::JsonTricks => "json-tricks",
+            Style::Kserve => "kserve",
+            Style::TfServing => "tf-serving",
             Style::NpyBase64 => "npy-base64",
+            Style::List => "list",
+            Style::DataUrl => "data-url",
+            Style::Openai => "openai",
+            Style::Anthropic => "anthropic",
+            Style::Gemini => "gemini",
+        }
+    }
+
+    fn write(self, item: Item, out: &mut dyn Write, options: &WriteOptions) -> Result<()> {
+        match self {
+            Style::Native => dialect::native::write(item, out, options),
+            Style::JsonNumpy => dialect::json_numpy::write(item, out, options),
+            Style::JsonTricks => dialect::json_tricks::write(item, out, options),
+            Style::Kserve => dialect::kserve::write(item, out, options),
+            Style::TfServing => dialect::tf_serving::write(item, out, options),
+            Style::NpyBase64 => dialect::npy_base64::write(item, out, options),
+            Style::List => dialect::list::write(item, out, options),
+            Style::DataUrl => dialect::data_url::write(item, out, options),
+            Style::Openai => dialect::openai::write(item, out, options),
+            Style::Anthropic => dialect::anthropic::write(item, out, options),
+            Style::Gemini => dialect::gemini::write(item, out, options),
         }
     }
 }
@@ -96,29 +143,20 @@ fn describe_start(magic: &[u8]) -> String {
 }
 
 /// Reads JSON in any dialect `decode` knows.
-pub fn read_json<'a>(input: impl BufRead + 'a) -> Result<Item<'a>> {
-    dialect::read(input)
+pub fn read_json<'a>(input: impl BufRead + 'a, options: &ReadOptions) -> Result<Item<'a>> {
+    dialect::read(input, options)
 }
 
-/// Writes an item as JSON in the given style.
+/// Writes an item as JSON in the given style, and a newline.
 pub fn write_json(
     item: Item,
     out: &mut dyn Write,
     style: Style,
-    options: WriteOptions,
+    options: &WriteOptions,
 ) -> Result<()> {
-    match (item, style) {
-        (Item::Tensor(mut tensor), Style::Native) => {
-            native::write_tensor(&mut tensor, out, options)
-        }
-        (Item::Image(image), Style::Native) => native::write_image(&image, out, options),
-        (Item::Tensor(mut tensor), Style::NpyBase64) => {
-            dialect::npy_base64::write_tensor(&mut tensor, out)
-        }
-        (Item::Image(_), Style::NpyBase64) => Err(Error::Envelope(
-            "style npy-base64 holds tensors; an image needs --style native".to_string(),
-        )),
-    }
+    style.write(item, out, options)?;
+    out.write_all(b"\n")?;
+    Ok(())
 }
 
 /// Writes an item as a `.npy` file or PNG image, converting between the two as needed.

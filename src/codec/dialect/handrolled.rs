@@ -1,23 +1,24 @@
 //! The payloads tutorials teach: `{"tensor": b64, "shape": [..], "dtype": "torch.float32"}`
 //! and `{"image": b64, "format": "PNG"}`. Read only.
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::codec::dialect::fields::{self, Fields};
-use crate::codec::dialect::{Encoding, ObjectReader, Plan};
+use crate::codec::dialect::{path, Encoding, ObjectReader, Plan, ReadOptions};
 use crate::error::Result;
 
 pub const READER: ObjectReader = ObjectReader {
     name: "hand-rolled",
-    looks_for: "\"tensor\" + \"shape\" + \"dtype\", or \"image\"",
+    looks_for: "\"tensor\" + \"shape\" + \"dtype\", or \"image\" holding a string",
     plan,
 };
 
-fn plan(fields: &Fields) -> Option<Result<Plan>> {
+fn plan(fields: &Fields, _options: &ReadOptions) -> Option<Result<Plan>> {
     if fields.contains_key("tensor") {
         return Some(tensor_plan(fields));
     }
-    if fields.contains_key("image") {
+    // `image` holding an object is some other dialect's part, one level down.
+    if let Some(Value::String(_)) = fields.get("image") {
         return Some(image_plan(fields));
     }
     None
@@ -25,14 +26,11 @@ fn plan(fields: &Fields) -> Option<Result<Plan>> {
 
 fn tensor_plan(fields: &Fields) -> Result<Plan> {
     let (header, byte_order) = fields::header(fields, "dtype", "shape")?;
+    fields::payload(fields, "tensor")?;
     Ok(Plan::Tensor {
         header,
-        field: fields::payload(fields, "tensor")?,
-        encoding: Encoding {
-            compression: None,
-            byte_order,
-            fortran_order: false,
-        },
+        path: path(&["tensor"]),
+        encoding: Encoding::plain(byte_order),
     })
 }
 
@@ -43,6 +41,7 @@ fn image_plan(fields: &Fields) -> Result<Plan> {
         }
     }
     Ok(Plan::Image {
-        field: fields::payload(fields, "image")?,
+        path: path(&["image"]),
+        skip: 0,
     })
 }

@@ -1,12 +1,25 @@
 //! JSON dialects: every convention for putting a tensor or image in JSON maps to and from the
-//! one model here. Reading is driven by [`read`], which scans the document once, streams a
-//! large payload string straight through when the keys before it already say what it is, and
-//! otherwise keeps large strings in a temporary file until the whole document has been seen.
+//! one model here, one small file each. Reading is driven by [`read`], which scans the
+//! document once, streams a large payload string straight through when the keys before it
+//! already say what it is, and otherwise keeps large strings in a temporary file until the
+//! whole document has been seen.
 
+pub mod anthropic;
+pub mod data_url;
 pub mod fields;
+pub mod gemini;
 pub mod handrolled;
+pub mod jdata;
+pub mod json_numpy;
+pub mod json_tricks;
+pub mod jsonpickle;
+pub mod kserve;
+pub mod list;
 pub mod native;
 pub mod npy_base64;
+pub mod openai;
+pub mod tf_serving;
+mod writer;
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -15,12 +28,14 @@ use std::io::{self, BufRead, BufReader, Cursor, Read, Seek, Write};
 use serde_json::{Map, Value};
 
 use crate::codec::b64::DecodeReader;
-use crate::codec::dtype::ByteOrder;
+use crate::codec::dtype::{ByteOrder, Dtype};
 use crate::codec::io::{read_full, Payload};
 use crate::codec::json::{Scanner, StringReader};
 use crate::codec::model::{Item, TensorHeader};
 use crate::codec::{layout, npy, pngfile};
 use crate::error::{Error, Result};
+
+pub use writer::WriteOptions;
 
 /// Strings up to this length are read as ordinary values; longer ones may be payloads.
 const HEAD: usize = 256;
@@ -32,18 +47,27 @@ const MAX_VALUE: usize = 16 << 20;
 /// Largest encoded image accepted.
 const MAX_IMAGE_FILE: u64 = 1 << 30;
 
-/// How a payload string is encoded, beyond base64.
+/// What the user told `decode` about the document.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// Which tensor to pick in a document that holds several (KServe inputs, say).
+    pub name: Option<String>,
+    /// The dtype of plain numbers, where the dialect does not say (lists, TF Serving).
+    pub dtype: Option<Dtype>,
+}
+
+/// How a payload string is compressed under its base64.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Compression {
     Zlib,
+    Gzip,
 }
 
 impl Compression {
-    pub const ALL: [Compression; 1] = [Compression::Zlib];
-
     pub fn name(self) -> &'static str {
         match self {
             Compression::Zlib => "zlib",
+            Compression::Gzip => "gzip",
         }
     }
 }
@@ -51,49 +75,151 @@ impl Compression {
 /// How the bytes in a payload string are laid out.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Encoding {
+    /// Characters before the base64 (`b64:` in json-tricks), already checked by the planner.
+    pub skip: usize,
     pub compression: Option<Compression>,
     pub byte_order: ByteOrder,
     pub fortran_order: bool,
 }
 
+impl Encoding {
+    /// Plain base64 of little-endian C-order bytes.
+    pub fn plain(byte_order: ByteOrder) -> Self {
+        Encoding {
+            skip: 0,
+            compression: None,
+            byte_order,
+            fortran_order: false,
+        }
+    }
+}
+
+/// Where a value sits in the document: object keys and list indices, from the top.
+pub type Path = Vec<String>;
+
 /// What a dialect reader found: where the payload is and how to read it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Plan {
-    /// Base64 of the tensor's bytes in the string at `field`.
+    /// Base64 of the tensor's bytes in the string at `path`.
     Tensor {
         header: TensorHeader,
-        field: String,
+        path: Path,
         encoding: Encoding,
     },
-    /// Base64 of a whole `.npy` file; `field` is `None` for a document that is just the string.
-    Npy { field: Option<String> },
-    /// Base64 of a PNG file in the string at `field`.
-    Image { field: String },
+    /// Base64 of a whole `.npy` file in the string at `path`.
+    Npy { path: Path, skip: usize },
+    /// Base64 of a PNG file in the string at `path`, after `skip` characters.
+    Image { path: Path, skip: usize },
+    /// Numbers (nested lists, or flat with a shape) at `path`.
+    List {
+        dtype: Option<Dtype>,
+        shape: Option<Vec<u64>>,
+        path: Path,
+    },
 }
 
 impl Plan {
-    fn field(&self) -> Option<&str> {
+    fn path(&self) -> &Path {
         match self {
-            Plan::Tensor { field, .. } | Plan::Image { field } => Some(field),
-            Plan::Npy { field } => field.as_deref(),
+            Plan::Tensor { path, .. }
+            | Plan::Npy { path, .. }
+            | Plan::Image { path, .. }
+            | Plan::List { path, .. } => path,
         }
     }
+
+    fn path_mut(&mut self) -> &mut Path {
+        match self {
+            Plan::Tensor { path, .. }
+            | Plan::Npy { path, .. }
+            | Plan::Image { path, .. }
+            | Plan::List { path, .. } => path,
+        }
+    }
+
+    /// The top-level key whose string can be streamed as it is read, if any.
+    fn live_key(&self) -> Option<&str> {
+        match (self, self.path().as_slice()) {
+            (Plan::List { .. }, _) => None,
+            (_, [key]) => Some(key),
+            _ => None,
+        }
+    }
+}
+
+/// Builds a path from its steps.
+pub fn path(steps: &[&str]) -> Path {
+    steps.iter().map(|step| step.to_string()).collect()
 }
 
 /// A reader of one dialect of JSON objects: `None` when the keys are not its own.
 pub struct ObjectReader {
     pub name: &'static str,
     pub looks_for: &'static str,
-    pub plan: fn(&Map<String, Value>) -> Option<Result<Plan>>,
+    pub plan: fn(&Map<String, Value>, &ReadOptions) -> Option<Result<Plan>>,
 }
 
-/// Tried in this order; the first whose keys match reads the object.
-pub const OBJECT_READERS: [ObjectReader; 2] = [native::READER, handrolled::READER];
+/// Tried in this order; the first whose keys match reads the object. KServe comes before
+/// TF Serving because both may use `inputs`.
+pub const OBJECT_READERS: [ObjectReader; 11] = [
+    native::READER,
+    json_numpy::READER,
+    json_tricks::READER,
+    jsonpickle::READER,
+    jdata::READER,
+    kserve::READER,
+    tf_serving::READER,
+    openai::READER,
+    anthropic::READER,
+    gemini::READER,
+    handrolled::READER,
+];
 
-fn plan_object(fields: &Map<String, Value>) -> Option<Result<Plan>> {
+/// Readers of documents that are a bare string.
+const STRING_READERS: [(&str, &str); 3] = [
+    ("npy-base64", npy_base64::LOOKS_FOR),
+    ("data-url", data_url::LOOKS_FOR),
+    ("png-base64", "a string starting \"iVBORw0KGgo\""),
+];
+
+fn plan_object(fields: &Map<String, Value>, options: &ReadOptions) -> Option<Result<Plan>> {
     OBJECT_READERS
         .iter()
-        .find_map(|reader| (reader.plan)(fields))
+        .find_map(|reader| (reader.plan)(fields, options))
+}
+
+/// The plan for a whole object: its own dialect, or else the one object one level down that
+/// has one.
+fn plan_document(fields: &Map<String, Value>, options: &ReadOptions) -> Result<Plan> {
+    if let Some(plan) = plan_object(fields, options) {
+        return plan;
+    }
+    let mut nested: Vec<(&String, Result<Plan>)> = fields
+        .iter()
+        .filter_map(|(key, value)| {
+            let plan = plan_object(value.as_object()?, options)?;
+            Some((key, plan))
+        })
+        .collect();
+    match nested.len() {
+        0 => {
+            let keys: Vec<&String> = fields.keys().collect();
+            Err(no_dialect(&format!("an object with keys {keys:?}")))
+        }
+        1 => {
+            let (key, plan) = nested.pop().expect("one");
+            let mut plan = plan?;
+            plan.path_mut().insert(0, key.clone());
+            Ok(plan)
+        }
+        _ => {
+            let keys: Vec<&String> = nested.iter().map(|(key, _)| *key).collect();
+            Err(Error::Envelope(format!(
+                "the document holds several tensors or images, under keys {keys:?}; \
+                 extract one first (for example with jq)"
+            )))
+        }
+    }
 }
 
 fn no_dialect(found: &str) -> Error {
@@ -101,7 +227,12 @@ fn no_dialect(found: &str) -> Error {
         .iter()
         .map(|reader| format!("{} ({})", reader.name, reader.looks_for))
         .collect();
-    looked_for.push(format!("npy-base64 ({})", npy_base64::LOOKS_FOR));
+    looked_for.extend(
+        STRING_READERS
+            .iter()
+            .map(|(name, looks_for)| format!("{name} ({looks_for})")),
+    );
+    looked_for.push(format!("list ({})", list::LOOKS_FOR));
     Error::Envelope(format!(
         "no known tensor or image layout: found {found}; looked for: {}",
         looked_for.join("; ")
@@ -109,21 +240,27 @@ fn no_dialect(found: &str) -> Error {
 }
 
 /// Reads a JSON document in any known dialect into the model.
-pub fn read<'a, R: BufRead + 'a>(input: R) -> Result<Item<'a>> {
+pub fn read<'a, R: BufRead + 'a>(input: R, options: &ReadOptions) -> Result<Item<'a>> {
     let mut scanner = Scanner::new(input);
     match scanner.peek_token()? {
         Some(b'{') => {
             scanner.expect(b'{')?;
-            match read_members(scanner, Document::default(), true, true)? {
-                Flow::Live(live) => live.open(),
-                Flow::End(document) => document.open(),
+            match read_members(scanner, Document::default(), true, Some(options))? {
+                Flow::Live(live) => live.open(options),
+                Flow::End(document) => document.open(options),
             }
         }
-        Some(b'"') => read_top_string(scanner),
+        Some(b'"') => read_top_string(scanner, options),
         Some(_) => {
             let value = scanner.value(MAX_VALUE)?;
             scanner.expect_end()?;
-            Err(no_dialect(&format!("a JSON {}", kind_of(&value))))
+            match value {
+                Value::Array(_) => {
+                    let plan = list::plan(options);
+                    open_plan(plan, Source::Value(value), options)
+                }
+                other => Err(no_dialect(&format!("a JSON {}", kind_of(&other)))),
+            }
         }
         None => Err(Error::Json("the input is empty".to_string())),
     }
@@ -140,22 +277,43 @@ pub fn kind_of(value: &Value) -> &'static str {
     }
 }
 
-fn read_top_string<'a, R: BufRead + 'a>(scanner: Scanner<R>) -> Result<Item<'a>> {
+/// The plan for a document that is one string, from its first characters.
+fn plan_string(head: &[u8]) -> Option<Result<Plan>> {
+    if npy_base64::matches(head) {
+        return Some(Ok(Plan::Npy {
+            path: Path::new(),
+            skip: 0,
+        }));
+    }
+    if head.starts_with(b"iVBORw0KGgo") {
+        return Some(Ok(Plan::Image {
+            path: Path::new(),
+            skip: 0,
+        }));
+    }
+    let text = String::from_utf8_lossy(head);
+    data_url::plan(&text, Path::new())
+}
+
+fn read_top_string<'a, R: BufRead + 'a>(
+    scanner: Scanner<R>,
+    options: &ReadOptions,
+) -> Result<Item<'a>> {
     let mut string = scanner.string()?;
     let mut head = vec![0u8; HEAD];
     let filled = read_full(&mut string, &mut head)?;
     head.truncate(filled);
-    if !npy_base64::matches(&head) {
-        let shown = String::from_utf8_lossy(&head[..head.len().min(16)]).into_owned();
+    let Some(plan) = plan_string(&head) else {
+        let shown: String = String::from_utf8_lossy(&head).chars().take(16).collect();
         return Err(no_dialect(&format!("a string starting {shown:?}")));
-    }
+    };
     let live = Live {
         head: Cursor::new(head),
         string: Some(string),
         document: None,
-        plan: Plan::Npy { field: None },
+        plan: plan?,
     };
-    live.open()
+    live.open(options)
 }
 
 /// A large string kept aside while the rest of the document is read.
@@ -177,11 +335,13 @@ enum Flow<R> {
     Live(Live<R>),
 }
 
+/// Reads the members of the top-level object. With `live` options, a payload string whose
+/// meaning is already clear is handed back unread, to be streamed.
 fn read_members<R: BufRead>(
     mut scanner: Scanner<R>,
     mut document: Document,
     mut first: bool,
-    allow_live: bool,
+    live: Option<&ReadOptions>,
 ) -> Result<Flow<R>> {
     while scanner.next_member(first)? {
         first = false;
@@ -206,13 +366,13 @@ fn read_members<R: BufRead>(
         }
         let stand_in = String::from_utf8_lossy(&head).into_owned();
         document.fields.insert(key.clone(), Value::String(stand_in));
-        if allow_live {
-            if let Some(Ok(plan)) = plan_object(&document.fields) {
-                if plan.field() == Some(key.as_str()) {
+        if let Some(options) = live {
+            if let Some(Ok(plan)) = plan_object(&document.fields, options) {
+                if plan.live_key() == Some(key.as_str()) {
                     let live = Live {
                         head: Cursor::new(head),
                         string: Some(string),
-                        document: Some(document),
+                        document: Some((document, options.clone())),
                         plan,
                     };
                     return Ok(Flow::Live(live));
@@ -242,28 +402,49 @@ fn keep<R: BufRead>(head: Vec<u8>, mut string: StringReader<R>) -> Result<(Blob,
     Ok((Blob::File(file), string.into_scanner()?))
 }
 
+/// Where a plan's payload comes from.
+enum Source<'a> {
+    /// The text of a string, unescaped.
+    Text(Box<dyn Payload + 'a>),
+    /// A parsed value.
+    Value(Value),
+}
+
 impl Document {
-    fn open<'a>(mut self) -> Result<Item<'a>> {
-        let plan = match plan_object(&self.fields) {
-            Some(plan) => plan?,
-            None => {
-                let keys: Vec<&String> = self.fields.keys().collect();
-                return Err(no_dialect(&format!("an object with keys {keys:?}")));
+    fn open<'a>(mut self, options: &ReadOptions) -> Result<Item<'a>> {
+        let plan = plan_document(&self.fields, options)?;
+        let source = self.take(plan.path())?;
+        open_plan(plan, source, options)
+    }
+
+    fn take<'a>(&mut self, path: &Path) -> Result<Source<'a>> {
+        if let [key] = path.as_slice() {
+            match self.blobs.remove(key) {
+                Some(Blob::Memory(bytes)) => return Ok(Source::Text(Box::new(Cursor::new(bytes)))),
+                Some(Blob::File(file)) => {
+                    let reader = BufReader::with_capacity(1 << 20, file);
+                    return Ok(Source::Text(Box::new(reader)));
+                }
+                None => {}
             }
-        };
-        let field = plan
-            .field()
-            .expect("object plans name their field")
-            .to_string();
-        let text: Box<dyn Payload + 'a> = match self.blobs.remove(&field) {
-            Some(Blob::Memory(bytes)) => Box::new(Cursor::new(bytes)),
-            Some(Blob::File(file)) => Box::new(BufReader::with_capacity(1 << 20, file)),
-            None => match self.fields.remove(&field) {
-                Some(Value::String(text)) => Box::new(Cursor::new(text.into_bytes())),
-                _ => unreachable!("plans check that their field is a string"),
-            },
-        };
-        open_plan(plan, text)
+        }
+        let mut value = Value::Object(std::mem::take(&mut self.fields));
+        for step in path {
+            value = match value {
+                Value::Object(mut map) => map.remove(step),
+                Value::Array(mut list) => step
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|&index| index < list.len())
+                    .map(|index| list.swap_remove(index)),
+                _ => None,
+            }
+            .ok_or_else(|| Error::Envelope(format!("nothing at {}", path.join("/"))))?;
+        }
+        Ok(match value {
+            Value::String(text) => Source::Text(Box::new(Cursor::new(text.into_bytes()))),
+            other => Source::Value(other),
+        })
     }
 }
 
@@ -272,14 +453,14 @@ impl Document {
 struct Live<R> {
     head: Cursor<Vec<u8>>,
     string: Option<StringReader<R>>,
-    document: Option<Document>,
+    document: Option<(Document, ReadOptions)>,
     plan: Plan,
 }
 
 impl<'a, R: BufRead + 'a> Live<R> {
-    fn open(self) -> Result<Item<'a>> {
+    fn open(self, options: &ReadOptions) -> Result<Item<'a>> {
         let plan = self.plan.clone();
-        open_plan(plan, Box::new(self))
+        open_plan(plan, Source::Text(Box::new(self)), options)
     }
 }
 
@@ -302,46 +483,72 @@ impl<R: BufRead> Payload for Live<R> {
             return Ok(());
         };
         let mut scanner = string.into_scanner()?;
-        let Some(document) = self.document.take() else {
+        let Some((document, options)) = self.document.take() else {
             return scanner.expect_end();
         };
-        let Flow::End(document) = read_members(scanner, document, false, false)? else {
+        let Flow::End(document) = read_members(scanner, document, false, None)? else {
             unreachable!("live streaming was not allowed")
         };
-        match plan_object(&document.fields) {
+        match plan_object(&document.fields, &options) {
             Some(Ok(plan)) if plan == self.plan => Ok(()),
             Some(Err(error)) => Err(error),
             _ => Err(Error::Envelope(format!(
                 "keys after `{}` change how it is read; write them before it",
-                self.plan.field().unwrap_or("data")
+                self.plan.path().join("/")
             ))),
         }
     }
 }
 
-fn open_plan<'a>(plan: Plan, text: Box<dyn Payload + 'a>) -> Result<Item<'a>> {
+fn field_name(path: &Path) -> String {
+    if path.is_empty() {
+        "string".to_string()
+    } else {
+        path.join("/")
+    }
+}
+
+fn open_plan<'a>(plan: Plan, source: Source<'a>, options: &ReadOptions) -> Result<Item<'a>> {
+    let field = field_name(plan.path());
+    let text = match (source, &plan) {
+        (Source::Value(value), Plan::List { dtype, shape, .. }) => {
+            let dtype = dtype.or(options.dtype);
+            return Ok(Item::Tensor(list::to_tensor(
+                &value,
+                dtype,
+                shape.clone(),
+                &field,
+            )?));
+        }
+        (Source::Text(_), Plan::List { .. }) => {
+            return Err(Error::Envelope(format!(
+                "`{field}`: expected a list of numbers, found a string"
+            )))
+        }
+        (Source::Value(value), _) => {
+            return Err(fields::wrong(&field, "a base64 string", &value));
+        }
+        (Source::Text(text), _) => text,
+    };
     match plan {
         Plan::Tensor {
-            header,
-            field,
-            encoding,
+            header, encoding, ..
         } => {
-            let decoded = DecodeReader::new(text, field.clone());
+            let decoded = DecodeReader::new(skip(text, encoding.skip)?, field.clone());
             let bytes: Box<dyn Payload + 'a> = match encoding.compression {
-                Some(Compression::Zlib) => Box::new(Inflate::new(decoded, field)),
+                Some(compression) => Box::new(Inflate::new(decoded, compression, field)),
                 None => Box::new(decoded),
             };
             let tensor =
                 layout::normalise(header, bytes, encoding.byte_order, encoding.fortran_order)?;
             Ok(Item::Tensor(tensor))
         }
-        Plan::Npy { field } => {
-            let name = field.unwrap_or_else(|| "string".to_string());
-            let decoded = DecodeReader::new(text, name);
+        Plan::Npy { skip: count, .. } => {
+            let decoded = DecodeReader::new(skip(text, count)?, field);
             Ok(Item::Tensor(npy::read(BufReader::new(decoded))?))
         }
-        Plan::Image { field } => {
-            let mut decoded = DecodeReader::new(text, field);
+        Plan::Image { skip: count, .. } => {
+            let mut decoded = DecodeReader::new(skip(text, count)?, field);
             let mut bytes = Vec::new();
             (&mut decoded)
                 .take(MAX_IMAGE_FILE)
@@ -349,27 +556,51 @@ fn open_plan<'a>(plan: Plan, text: Box<dyn Payload + 'a>) -> Result<Item<'a>> {
             decoded.finish()?;
             Ok(Item::Image(pngfile::read(bytes)?))
         }
+        Plan::List { .. } => unreachable!("handled above"),
     }
 }
 
-/// zlib decompression of a payload, its errors named after the field.
+/// Drops the first `count` characters, which the planner has already checked.
+fn skip<'a>(mut text: Box<dyn Payload + 'a>, count: usize) -> Result<Box<dyn Payload + 'a>> {
+    io::copy(&mut (&mut text).take(count as u64), &mut io::sink())?;
+    Ok(text)
+}
+
+/// Decompression of a payload, its errors named after the field.
 struct Inflate<R: Read> {
-    decoder: flate2::read::ZlibDecoder<R>,
+    decoder: Decoder<R>,
     field: String,
 }
 
+enum Decoder<R: Read> {
+    Zlib(flate2::read::ZlibDecoder<R>),
+    Gzip(flate2::read::GzDecoder<R>),
+}
+
 impl<R: Read> Inflate<R> {
-    fn new(inner: R, field: String) -> Self {
-        Inflate {
-            decoder: flate2::read::ZlibDecoder::new(inner),
-            field,
+    fn new(inner: R, compression: Compression, field: String) -> Self {
+        let decoder = match compression {
+            Compression::Zlib => Decoder::Zlib(flate2::read::ZlibDecoder::new(inner)),
+            Compression::Gzip => Decoder::Gzip(flate2::read::GzDecoder::new(inner)),
+        };
+        Inflate { decoder, field }
+    }
+
+    fn inner(&mut self) -> &mut R {
+        match &mut self.decoder {
+            Decoder::Zlib(decoder) => decoder.get_mut(),
+            Decoder::Gzip(decoder) => decoder.get_mut(),
         }
     }
 }
 
 impl<R: Read> Read for Inflate<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.decoder.read(buf).map_err(|error| {
+        let result = match &mut self.decoder {
+            Decoder::Zlib(decoder) => decoder.read(buf),
+            Decoder::Gzip(decoder) => decoder.read(buf),
+        };
+        result.map_err(|error| {
             if error.get_ref().is_some_and(|inner| inner.is::<Error>()) {
                 return error;
             }
@@ -384,6 +615,9 @@ impl<R: Read> Read for Inflate<R> {
 
 impl<R: Payload> Payload for Inflate<R> {
     fn finish(&mut self) -> Result<()> {
-        self.decoder.get_mut().finish()
+        // The compressed stream may end before its text does; what follows is still read,
+        // so the rest of the document gets checked.
+        io::copy(self.inner(), &mut io::sink())?;
+        self.inner().finish()
     }
 }

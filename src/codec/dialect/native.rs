@@ -11,10 +11,12 @@ use std::io::Write;
 
 use serde_json::{json, Value};
 
-use crate::codec::b64;
 use crate::codec::dialect::fields::{self, Fields};
-use crate::codec::dialect::{Compression, Encoding, ObjectReader, Plan};
-use crate::codec::model::{Image, Tensor};
+use crate::codec::dialect::writer::ObjectWriter;
+use crate::codec::dialect::{
+    path, Compression, Encoding, ObjectReader, Plan, ReadOptions, WriteOptions,
+};
+use crate::codec::model::{Image, Item, Tensor};
 use crate::error::{Error, Result};
 
 pub const READER: ObjectReader = ObjectReader {
@@ -23,7 +25,7 @@ pub const READER: ObjectReader = ObjectReader {
     plan,
 };
 
-fn plan(fields: &Fields) -> Option<Result<Plan>> {
+fn plan(fields: &Fields, _options: &ReadOptions) -> Option<Result<Plan>> {
     let has_tensor_keys = ["dtype", "shape", "data"]
         .iter()
         .all(|key| fields.contains_key(*key));
@@ -40,25 +42,22 @@ fn tensor_plan(fields: &Fields) -> Result<Plan> {
     let (header, byte_order) = fields::header(fields, "dtype", "shape")?;
     let compression = match fields::optional_string(fields, "compression")? {
         None => None,
-        Some(name) => Some(
-            Compression::ALL
-                .into_iter()
-                .find(|compression| compression.name() == name)
-                .ok_or_else(|| fields::wrong("compression", "\"zlib\"", &json!(name)))?,
-        ),
+        Some("zlib") => Some(Compression::Zlib),
+        Some(other) => return Err(fields::wrong("compression", "\"zlib\"", &json!(other))),
     };
     let fortran_order = match fields::optional_string(fields, "order")? {
         None | Some("C") => false,
         Some("F") => true,
         Some(other) => return Err(fields::wrong("order", "\"C\" or \"F\"", &json!(other))),
     };
+    fields::payload(fields, "data")?;
     Ok(Plan::Tensor {
         header,
-        field: fields::payload(fields, "data")?,
+        path: path(&["data"]),
         encoding: Encoding {
             compression,
-            byte_order,
             fortran_order,
+            ..Encoding::plain(byte_order)
         },
     })
 }
@@ -68,78 +67,57 @@ fn image_plan(fields: &Fields) -> Result<Plan> {
     if !format.eq_ignore_ascii_case("png") {
         return Err(fields::wrong("format", "\"png\"", &json!(format)));
     }
+    fields::payload(fields, "data")?;
     Ok(Plan::Image {
-        field: fields::payload(fields, "data")?,
+        path: path(&["data"]),
+        skip: 0,
     })
 }
 
-/// How to write an envelope.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct WriteOptions {
-    pub compression: Option<Compression>,
-    pub pretty: bool,
-}
-
-/// Writes the members before `data`, then opens the `data` string.
-fn write_head(out: &mut dyn Write, members: &[(&str, Value)], pretty: bool) -> Result<()> {
-    let (open, separator, colon) = if pretty {
-        ("{\n  ", ",\n  ", ": ")
-    } else {
-        ("{", ",", ":")
-    };
-    out.write_all(open.as_bytes())?;
-    for (key, value) in members {
-        let value = value
-            .to_string()
-            .replace(',', if pretty { ", " } else { "," });
-        write!(out, "{}{colon}{value}{separator}", json!(key))?;
+pub fn write(item: Item, out: &mut dyn Write, options: &WriteOptions) -> Result<()> {
+    match item {
+        Item::Tensor(mut tensor) => write_tensor(&mut tensor, out, options),
+        Item::Image(image) => write_image(&image, out, options),
     }
-    write!(out, "\"data\"{colon}\"")?;
-    Ok(())
 }
 
-fn write_tail(out: &mut dyn Write, pretty: bool) -> Result<()> {
-    out.write_all(if pretty { b"\"\n}\n" } else { b"\"}\n" })?;
-    Ok(())
-}
-
-pub fn write_tensor(tensor: &mut Tensor, out: &mut dyn Write, options: WriteOptions) -> Result<()> {
-    let mut members = vec![
-        ("kind", json!("tensor")),
-        ("dtype", json!(tensor.header.dtype.name())),
-        ("shape", json!(tensor.header.shape)),
-    ];
-    if let Some(compression) = options.compression {
-        members.push(("compression", json!(compression.name())));
-    }
-    write_head(out, &members, options.pretty)?;
+fn write_tensor(tensor: &mut Tensor, out: &mut dyn Write, options: &WriteOptions) -> Result<()> {
+    let mut object = ObjectWriter::open(out, options.pretty)?;
+    object.value("kind", json!("tensor"))?;
+    object.value("dtype", json!(tensor.header.dtype.name()))?;
+    object.value("shape", json!(tensor.header.shape))?;
     match options.compression {
-        Some(Compression::Zlib) => {
+        Some(compression) => {
+            object.value("compression", json!(compression.name()))?;
             let level = flate2::Compression::default();
-            let mut deflated = flate2::read::ZlibEncoder::new(tensor, level);
-            b64::encode_stream(&mut deflated, out)?;
+            match compression {
+                Compression::Zlib => {
+                    let mut deflated = flate2::read::ZlibEncoder::new(tensor, level);
+                    object.base64("data", "", &mut deflated)?;
+                }
+                Compression::Gzip => {
+                    let mut deflated = flate2::read::GzEncoder::new(tensor, level);
+                    object.base64("data", "", &mut deflated)?;
+                }
+            }
         }
-        None => {
-            b64::encode_stream(tensor, out)?;
-        }
+        None => object.base64("data", "", tensor)?,
     }
-    write_tail(out, options.pretty)
+    object.close()
 }
 
-pub fn write_image(image: &Image, out: &mut dyn Write, options: WriteOptions) -> Result<()> {
+fn write_image(image: &Image, out: &mut dyn Write, options: &WriteOptions) -> Result<()> {
     if options.compression.is_some() {
         return Err(Error::Envelope(
             "--compress applies to tensors; a PNG is compressed already".to_string(),
         ));
     }
-    let members = [
-        ("kind", json!("image")),
-        ("format", json!("png")),
-        ("width", json!(image.width)),
-        ("height", json!(image.height)),
-        ("color", json!(image.color.name())),
-    ];
-    write_head(out, &members, options.pretty)?;
-    b64::encode_stream(&mut image.bytes.as_slice(), out)?;
-    write_tail(out, options.pretty)
+    let mut object = ObjectWriter::open(out, options.pretty)?;
+    object.value("kind", json!("image"))?;
+    object.value("format", json!("png"))?;
+    object.value("width", json!(image.width))?;
+    object.value("height", json!(image.height))?;
+    object.value("color", json!(image.color.name()))?;
+    object.base64("data", "", &mut image.bytes.as_slice())?;
+    object.close()
 }

@@ -2,10 +2,11 @@
 
 use std::io::{Read, Write};
 
-use crate::codec::b64;
-use crate::codec::model::Tensor;
+use crate::codec::dialect::writer::write_base64_string;
+use crate::codec::dialect::WriteOptions;
+use crate::codec::model::Item;
 use crate::codec::npy;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// base64 of the `.npy` magic `\x93NUMPY`.
 const PREFIX: &[u8] = b"k05VTVBZ";
@@ -16,11 +17,13 @@ pub fn matches(head: &[u8]) -> bool {
     head.starts_with(PREFIX)
 }
 
-/// Writes `"<base64 of the .npy file>"` and a newline.
-pub fn write_tensor(tensor: &mut Tensor, out: &mut dyn Write) -> Result<()> {
+/// Writes `"<base64 of the .npy file>"`.
+pub fn write(item: Item, out: &mut dyn Write, _options: &WriteOptions) -> Result<()> {
+    let Item::Tensor(mut tensor) = item else {
+        return Err(Error::Envelope(
+            "style npy-base64 holds tensors; an image needs an image style".to_string(),
+        ));
+    };
     let header = npy::header_bytes(&tensor.header);
-    out.write_all(b"\"")?;
-    b64::encode_stream(&mut header.as_slice().chain(tensor), out)?;
-    out.write_all(b"\"\n")?;
-    Ok(())
+    write_base64_string(out, "", &mut header.as_slice().chain(&mut tensor))
 }

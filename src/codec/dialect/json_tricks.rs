@@ -1,0 +1,99 @@
+//! json-tricks (PyPI): `{"__ndarray__": [[1, 2, 3], [4, 5, 6]], "dtype": "int32", "shape":
+//! [2, 3], "Corder": true}`, or compact, `"__ndarray__": "b64:.."` (`"b64.gz:.."` gzipped)
+//! with `"endian"`. The dtype's own byte order (`">i4"`) wins over `endian`.
+
+use std::io::Write;
+
+use serde_json::{json, Value};
+
+use crate::codec::dialect::fields::{self, Fields};
+use crate::codec::dialect::writer::ObjectWriter;
+use crate::codec::dialect::{
+    path, Compression, Encoding, ObjectReader, Plan, ReadOptions, WriteOptions,
+};
+use crate::codec::dtype::ByteOrder;
+use crate::codec::model::Item;
+use crate::error::{Error, Result};
+
+const KEY: &str = "__ndarray__";
+
+pub const READER: ObjectReader = ObjectReader {
+    name: "json-tricks",
+    looks_for: "\"__ndarray__\"",
+    plan,
+};
+
+fn plan(fields: &Fields, _options: &ReadOptions) -> Option<Result<Plan>> {
+    fields.contains_key(KEY).then(|| tensor_plan(fields))
+}
+
+fn tensor_plan(fields: &Fields) -> Result<Plan> {
+    let (header, descr_order) = fields::header(fields, "dtype", "shape")?;
+    let text = match &fields[KEY] {
+        Value::String(text) => text,
+        _ => {
+            return Ok(Plan::List {
+                dtype: Some(header.dtype),
+                shape: Some(header.shape.iter().map(|&dim| dim as u64).collect()),
+                path: path(&[KEY]),
+            })
+        }
+    };
+    let (skip, compression) = if text.starts_with("b64.gz:") {
+        (7, Some(Compression::Gzip))
+    } else if text.starts_with("b64:") {
+        (4, None)
+    } else {
+        return Err(fields::wrong(
+            KEY,
+            "a list, or a string starting \"b64:\" or \"b64.gz:\"",
+            &fields[KEY],
+        ));
+    };
+    let dtype_text = fields::string(fields, "dtype")?;
+    let byte_order = if dtype_text.starts_with(['<', '>']) {
+        descr_order
+    } else {
+        match fields::optional_string(fields, "endian")? {
+            None | Some("little") | Some("native") => ByteOrder::Little,
+            Some("big") => ByteOrder::Big,
+            Some(other) => {
+                return Err(fields::wrong(
+                    "endian",
+                    "\"little\" or \"big\"",
+                    &json!(other),
+                ))
+            }
+        }
+    };
+    let fortran_order = fields.get("Corder") == Some(&Value::Bool(false));
+    Ok(Plan::Tensor {
+        header,
+        path: path(&[KEY]),
+        encoding: Encoding {
+            skip,
+            compression,
+            byte_order,
+            fortran_order,
+        },
+    })
+}
+
+/// Writes the compact form: base64 of little-endian C-order bytes.
+pub fn write(item: Item, out: &mut dyn Write, options: &WriteOptions) -> Result<()> {
+    let Item::Tensor(mut tensor) = item else {
+        return Err(Error::Envelope(
+            "style json-tricks holds tensors, not images".to_string(),
+        ));
+    };
+    let header = tensor.header.clone();
+    let mut object = ObjectWriter::open(out, options.pretty)?;
+    object.base64(KEY, "b64:", &mut tensor)?;
+    object.value("dtype", json!(header.dtype.name()))?;
+    object.value("shape", json!(header.shape))?;
+    if header.shape.len() > 1 {
+        object.value("Corder", json!(true))?;
+    }
+    object.value("endian", json!("little"))?;
+    object.close()
+}

@@ -1,0 +1,135 @@
+//! The Open Inference Protocol (KServe V2, Triton): a request
+//! `{"inputs": [{"name", "shape", "datatype", "data"}]}` or a response `{"outputs": [..]}`;
+//! `data` is row-major, flat or nested. Triton's BF16 is read as float32, since numpy has no
+//! bfloat16.
+
+use std::io::Write;
+
+use serde_json::{json, Value};
+
+use crate::codec::dialect::fields::{self, Fields};
+use crate::codec::dialect::writer::ObjectWriter;
+use crate::codec::dialect::{list, path, ObjectReader, Plan, ReadOptions, WriteOptions};
+use crate::codec::dtype::Dtype;
+use crate::codec::model::Item;
+use crate::error::{Error, Result};
+
+pub const READER: ObjectReader = ObjectReader {
+    name: "kserve",
+    looks_for: "\"inputs\" or \"outputs\" holding objects with \"datatype\"",
+    plan,
+};
+
+/// The name `encode --style kserve` gives its one input when `--name` does not.
+pub const DEFAULT_NAME: &str = "input-0";
+
+fn plan(fields: &Fields, options: &ReadOptions) -> Option<Result<Plan>> {
+    let (key, tensors) = ["inputs", "outputs"].into_iter().find_map(|key| {
+        let tensors = fields.get(key)?.as_array()?;
+        let is_kserve = !tensors.is_empty()
+            && tensors.iter().all(|tensor| {
+                tensor
+                    .as_object()
+                    .is_some_and(|t| t.contains_key("datatype"))
+            });
+        is_kserve.then_some((key, tensors))
+    })?;
+    Some(pick(tensors, options).and_then(|index| {
+        let tensor = tensors[index].as_object().expect("checked above");
+        tensor_plan(tensor, path(&[key, &index.to_string(), "data"]))
+    }))
+}
+
+fn name_of(tensor: &Value) -> &str {
+    tensor.get("name").and_then(Value::as_str).unwrap_or("")
+}
+
+/// The one tensor, or the one `--name` names.
+fn pick(tensors: &[Value], options: &ReadOptions) -> Result<usize> {
+    let names: Vec<&str> = tensors.iter().map(name_of).collect();
+    match &options.name {
+        Some(wanted) => names.iter().position(|name| name == wanted).ok_or_else(|| {
+            Error::Envelope(format!(
+                "no tensor named {wanted:?}; the names are {names:?}"
+            ))
+        }),
+        None if tensors.len() == 1 => Ok(0),
+        None => Err(Error::Envelope(format!(
+            "the document holds {} tensors, named {names:?}; pick one with --name",
+            tensors.len()
+        ))),
+    }
+}
+
+fn tensor_plan(tensor: &Fields, data: crate::codec::dialect::Path) -> Result<Plan> {
+    let datatype = fields::string(tensor, "datatype")?;
+    let dtype = match datatype {
+        "BF16" => Dtype::Float32,
+        "BYTES" => {
+            return Err(Error::Envelope(
+                "datatype BYTES holds strings, not numbers; tensorjson reads numeric tensors"
+                    .to_string(),
+            ))
+        }
+        other => Dtype::ALL
+            .into_iter()
+            .find(|dtype| dtype.kserve_name() == Some(other))
+            .ok_or_else(|| fields::wrong("datatype", &datatypes(), &json!(other)))?,
+    };
+    let shape = fields::shape(tensor, "shape")?;
+    if !tensor.contains_key("data") {
+        let binary = tensor
+            .get("parameters")
+            .and_then(|parameters| parameters.get("binary_data_size"));
+        if binary.is_some() {
+            return Err(Error::Envelope(
+                "this tensor uses the binary data extension (`binary_data_size`): its bytes \
+                 follow the JSON in the HTTP body, which tensorjson does not read; ask the \
+                 server for JSON data instead (\"binary_data\": false)"
+                    .to_string(),
+            ));
+        }
+        return Err(Error::Envelope("field `data` is missing".to_string()));
+    }
+    Ok(Plan::List {
+        dtype: Some(dtype),
+        shape: Some(shape),
+        path: data,
+    })
+}
+
+/// The datatypes this reader knows, from the dtype table.
+fn datatypes() -> String {
+    let names: Vec<&str> = Dtype::ALL
+        .into_iter()
+        .filter_map(Dtype::kserve_name)
+        .chain(["BF16"])
+        .collect();
+    format!("one of {}", names.join(", "))
+}
+
+/// Writes a request with one input holding the tensor as a flat list.
+pub fn write(item: Item, out: &mut dyn Write, options: &WriteOptions) -> Result<()> {
+    let Item::Tensor(mut tensor) = item else {
+        return Err(Error::Envelope(
+            "style kserve holds tensors; decode the image to .npy first".to_string(),
+        ));
+    };
+    let dtype = tensor.header.dtype;
+    let datatype = dtype.kserve_name().ok_or_else(|| {
+        Error::Envelope(format!(
+            "the Open Inference Protocol has no datatype for {dtype}; use --style native or json-numpy"
+        ))
+    })?;
+    let name = options.name.as_deref().unwrap_or(DEFAULT_NAME);
+    let mut object = ObjectWriter::open(out, false)?;
+    let mut input = object.nested("inputs", true)?;
+    input.value("name", json!(name))?;
+    input.value("shape", json!(tensor.header.shape))?;
+    input.value("datatype", json!(datatype))?;
+    input.raw("data", |out| {
+        list::write_values(&mut tensor, out, false, options)
+    })?;
+    input.close()?;
+    object.close()
+}

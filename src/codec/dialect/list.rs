@@ -1,0 +1,376 @@
+//! Numbers as JSON: plain nested lists (`[[1, 2], [3, 4]]`), and the list payloads of other
+//! dialects (KServe `data`, json-tricks `__ndarray__`, TF Serving `instances`). Reading infers
+//! the dtype as numpy would, unless told; writing streams the elements.
+
+use std::io::{BufReader, Cursor, Read, Write};
+
+use half::f16;
+use serde_json::Value;
+
+use crate::codec::dialect::{path, Plan, ReadOptions, WriteOptions};
+use crate::codec::dtype::Dtype;
+use crate::codec::io::read_full;
+use crate::codec::model::{Item, Tensor, TensorHeader};
+use crate::error::{Error, Result};
+
+pub const LOOKS_FOR: &str = "a list of numbers";
+
+/// How a non-finite float is spelled when `--allow-nan` lets it be written, and how
+/// [`crate::codec::json`] hands such tokens over when it reads them.
+pub const NON_FINITE: [&str; 3] = ["NaN", "Infinity", "-Infinity"];
+
+pub fn plan(_options: &ReadOptions) -> Plan {
+    Plan::List {
+        dtype: None,
+        shape: None,
+        path: path(&[]),
+    }
+}
+
+/// The shape the nesting gives, checking that every level is rectangular.
+pub fn nested_shape(value: &Value, field: &str) -> Result<Vec<u64>> {
+    let Value::Array(items) = value else {
+        return Ok(Vec::new());
+    };
+    let Some(first) = items.first() else {
+        return Ok(vec![0]);
+    };
+    let inner = nested_shape(first, field)?;
+    for item in &items[1..] {
+        if nested_shape(item, field)? != inner {
+            return Err(Error::Envelope(format!(
+                "`{field}`: lists of different lengths (a ragged array) cannot be a tensor"
+            )));
+        }
+    }
+    let mut shape = vec![items.len() as u64];
+    shape.extend(inner);
+    Ok(shape)
+}
+
+fn leaves<'v>(value: &'v Value, out: &mut Vec<&'v Value>) {
+    match value {
+        Value::Array(items) => items.iter().for_each(|item| leaves(item, out)),
+        leaf => out.push(leaf),
+    }
+}
+
+/// A complex number as json-tricks writes it: `{"__complex__": [re, im]}`.
+fn complex_parts(value: &Value) -> Option<(f64, f64)> {
+    let parts = value.as_object()?.get("__complex__")?.as_array()?;
+    match parts.as_slice() {
+        [re, im] => Some((float_of(re)?, float_of(im)?)),
+        _ => None,
+    }
+}
+
+fn float_of(value: &Value) -> Option<f64> {
+    match value {
+        Value::Number(number) => number.as_f64(),
+        Value::String(text) => match text.as_str() {
+            "NaN" => Some(f64::NAN),
+            "Infinity" => Some(f64::INFINITY),
+            "-Infinity" => Some(f64::NEG_INFINITY),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The dtype numpy infers for these elements: bool, int64 (uint64 past its range), float64
+/// or complex128.
+fn infer(leaves: &[&Value], field: &str) -> Result<Dtype> {
+    let mut dtype = if leaves.is_empty() {
+        Dtype::Float64
+    } else {
+        Dtype::Bool
+    };
+    for leaf in leaves {
+        let kind = match leaf {
+            Value::Bool(_) => Dtype::Bool,
+            Value::Number(number) if number.is_i64() => Dtype::Int64,
+            Value::Number(number) if number.is_u64() => Dtype::Uint64,
+            Value::Number(_) => Dtype::Float64,
+            other if complex_parts(other).is_some() => Dtype::Complex128,
+            other if float_of(other).is_some() => Dtype::Float64,
+            other => return Err(not_a_number(field, other)),
+        };
+        dtype = wider(dtype, kind);
+    }
+    Ok(dtype)
+}
+
+fn rank(dtype: Dtype) -> u8 {
+    match dtype {
+        Dtype::Bool => 0,
+        Dtype::Int8 | Dtype::Int16 | Dtype::Int32 | Dtype::Int64 => 1,
+        Dtype::Uint8 | Dtype::Uint16 | Dtype::Uint32 | Dtype::Uint64 => 2,
+        Dtype::Float16 | Dtype::Float32 | Dtype::Float64 => 3,
+        Dtype::Complex64 | Dtype::Complex128 => 4,
+    }
+}
+
+fn wider(a: Dtype, b: Dtype) -> Dtype {
+    // int64 with uint64 gives float64, as in numpy.
+    if matches!(
+        (a, b),
+        (Dtype::Int64, Dtype::Uint64) | (Dtype::Uint64, Dtype::Int64)
+    ) {
+        return Dtype::Float64;
+    }
+    if rank(b) > rank(a) {
+        b
+    } else {
+        a
+    }
+}
+
+fn not_a_number(field: &str, found: &Value) -> Error {
+    crate::codec::dialect::fields::wrong(field, "numbers or booleans", found)
+}
+
+/// Builds a tensor from nested lists, checking them against `shape` if given (a flat list
+/// of the right length is accepted too, as KServe allows).
+pub fn to_tensor(
+    value: &Value,
+    dtype: Option<Dtype>,
+    shape: Option<Vec<u64>>,
+    field: &str,
+) -> Result<Tensor<'static>> {
+    let nested = nested_shape(value, field)?;
+    let mut elements = Vec::new();
+    leaves(value, &mut elements);
+    let shape = match shape {
+        None => nested,
+        Some(shape) => {
+            let declared: u64 = shape.iter().product();
+            let flat_fits = nested.len() == 1 && nested[0] == declared;
+            if shape != nested && !flat_fits {
+                return Err(Error::Envelope(format!(
+                    "`{field}` holds values of shape {nested:?}, but the shape given is {shape:?}"
+                )));
+            }
+            shape
+        }
+    };
+    let dtype = match dtype {
+        Some(dtype) => dtype,
+        None => infer(&elements, field)?,
+    };
+    let header = TensorHeader::new(dtype, shape)?;
+    let mut bytes = Vec::with_capacity(elements.len() * dtype.itemsize());
+    for (index, element) in elements.iter().enumerate() {
+        push_element(&mut bytes, element, dtype)
+            .ok_or_else(|| does_not_fit(field, index, element, dtype))?;
+    }
+    Ok(Tensor::new(header, Box::new(Cursor::new(bytes))))
+}
+
+fn does_not_fit(field: &str, index: usize, element: &Value, dtype: Dtype) -> Error {
+    Error::Envelope(format!(
+        "`{field}`: element {index} ({element}) is not a {dtype} value"
+    ))
+}
+
+/// An integer element: JSON integers, booleans as 0/1, and floats with no fraction.
+fn integer_of(value: &Value) -> Option<i128> {
+    match value {
+        Value::Bool(flag) => Some(*flag as i128),
+        Value::Number(number) => {
+            if let Some(integer) = number.as_i64() {
+                return Some(integer as i128);
+            }
+            if let Some(integer) = number.as_u64() {
+                return Some(integer as i128);
+            }
+            let float = number.as_f64()?;
+            (float.fract() == 0.0 && float.abs() < 1e20).then_some(float as i128)
+        }
+        _ => None,
+    }
+}
+
+fn push_element(bytes: &mut Vec<u8>, value: &Value, dtype: Dtype) -> Option<()> {
+    macro_rules! int {
+        ($t:ty) => {
+            bytes.extend_from_slice(&<$t>::try_from(integer_of(value)?).ok()?.to_le_bytes())
+        };
+    }
+    match dtype {
+        Dtype::Bool => match integer_of(value)? {
+            0 => bytes.push(0),
+            1 => bytes.push(1),
+            _ => return None,
+        },
+        Dtype::Int8 => int!(i8),
+        Dtype::Int16 => int!(i16),
+        Dtype::Int32 => int!(i32),
+        Dtype::Int64 => int!(i64),
+        Dtype::Uint8 => int!(u8),
+        Dtype::Uint16 => int!(u16),
+        Dtype::Uint32 => int!(u32),
+        Dtype::Uint64 => int!(u64),
+        Dtype::Float16 => bytes.extend_from_slice(&f16::from_f64(real_of(value)?).to_le_bytes()),
+        Dtype::Float32 => bytes.extend_from_slice(&(real_of(value)? as f32).to_le_bytes()),
+        Dtype::Float64 => bytes.extend_from_slice(&real_of(value)?.to_le_bytes()),
+        Dtype::Complex64 => {
+            let (re, im) = complex_of(value)?;
+            bytes.extend_from_slice(&(re as f32).to_le_bytes());
+            bytes.extend_from_slice(&(im as f32).to_le_bytes());
+        }
+        Dtype::Complex128 => {
+            let (re, im) = complex_of(value)?;
+            bytes.extend_from_slice(&re.to_le_bytes());
+            bytes.extend_from_slice(&im.to_le_bytes());
+        }
+    }
+    Some(())
+}
+
+fn real_of(value: &Value) -> Option<f64> {
+    match value {
+        Value::Bool(flag) => Some(*flag as u8 as f64),
+        other => float_of(other),
+    }
+}
+
+fn complex_of(value: &Value) -> Option<(f64, f64)> {
+    complex_parts(value).or_else(|| Some((real_of(value)?, 0.0)))
+}
+
+/// Writes a tensor as nested lists (`nested`) or one flat list, element by element.
+pub fn write_values(
+    tensor: &mut Tensor,
+    out: &mut dyn Write,
+    nested: bool,
+    options: &WriteOptions,
+) -> Result<()> {
+    let dtype = tensor.header.dtype;
+    if dtype.is_complex() {
+        return Err(Error::Envelope(format!(
+            "JSON numbers cannot hold {dtype} values; use --style native, json-numpy or json-tricks"
+        )));
+    }
+    let shape = if nested {
+        tensor.header.shape.clone()
+    } else {
+        vec![tensor.header.shape.iter().product()]
+    };
+    let mut elements = Elements {
+        reader: BufReader::with_capacity(1 << 16, tensor),
+        dtype,
+        allow_nan: options.allow_nan,
+        index: 0,
+    };
+    write_dim(out, &shape, &mut elements)?;
+    // Reading on to the end checks that nothing follows the data in its source.
+    let mut rest = [0u8; 1];
+    read_full(&mut elements.reader, &mut rest)?;
+    Ok(())
+}
+
+fn write_dim(out: &mut dyn Write, shape: &[usize], elements: &mut Elements) -> Result<()> {
+    let Some((&length, inner)) = shape.split_first() else {
+        return elements.write_next(out);
+    };
+    out.write_all(b"[")?;
+    for index in 0..length {
+        if index > 0 {
+            out.write_all(b",")?;
+        }
+        write_dim(out, inner, elements)?;
+    }
+    out.write_all(b"]")?;
+    Ok(())
+}
+
+struct Elements<'t, 'a> {
+    reader: BufReader<&'t mut Tensor<'a>>,
+    dtype: Dtype,
+    allow_nan: bool,
+    index: u64,
+}
+
+impl Elements<'_, '_> {
+    fn write_next(&mut self, out: &mut dyn Write) -> Result<()> {
+        let mut buffer = [0u8; 8];
+        let element = &mut buffer[..self.dtype.itemsize()];
+        self.reader.read_exact(element)?;
+        let index = self.index;
+        self.index += 1;
+        macro_rules! int {
+            ($t:ty) => {{
+                let value = <$t>::from_le_bytes(element.try_into().expect("itemsize"));
+                write!(out, "{value}")?;
+            }};
+        }
+        match self.dtype {
+            Dtype::Bool => out.write_all(if element[0] != 0 { b"true" } else { b"false" })?,
+            Dtype::Int8 => int!(i8),
+            Dtype::Int16 => int!(i16),
+            Dtype::Int32 => int!(i32),
+            Dtype::Int64 => int!(i64),
+            Dtype::Uint8 => int!(u8),
+            Dtype::Uint16 => int!(u16),
+            Dtype::Uint32 => int!(u32),
+            Dtype::Uint64 => int!(u64),
+            Dtype::Float16 => {
+                let value = f16::from_le_bytes([element[0], element[1]]).to_f32();
+                let text = serde_json::to_string(&value).map_err(std::io::Error::from)?;
+                self.write_float(out, value.is_finite(), value as f64, &text, index)?;
+            }
+            Dtype::Float32 => {
+                let value = f32::from_le_bytes(element.try_into().expect("itemsize"));
+                let text = serde_json::to_string(&value).map_err(std::io::Error::from)?;
+                self.write_float(out, value.is_finite(), value as f64, &text, index)?;
+            }
+            Dtype::Float64 => {
+                let value = f64::from_le_bytes(element.try_into().expect("itemsize"));
+                let text = serde_json::to_string(&value).map_err(std::io::Error::from)?;
+                self.write_float(out, value.is_finite(), value, &text, index)?;
+            }
+            Dtype::Complex64 | Dtype::Complex128 => unreachable!("refused before writing"),
+        }
+        Ok(())
+    }
+
+    fn write_float(
+        &self,
+        out: &mut dyn Write,
+        finite: bool,
+        value: f64,
+        text: &str,
+        index: u64,
+    ) -> Result<()> {
+        if finite {
+            out.write_all(text.as_bytes())?;
+            return Ok(());
+        }
+        if !self.allow_nan {
+            return Err(Error::Envelope(format!(
+                "element {index} is {value}, which JSON cannot hold; give --allow-nan to write \
+                 the NaN/Infinity tokens that Python's json reads, or use --style native"
+            )));
+        }
+        let token = if value.is_nan() {
+            NON_FINITE[0]
+        } else if value > 0.0 {
+            NON_FINITE[1]
+        } else {
+            NON_FINITE[2]
+        };
+        out.write_all(token.as_bytes())?;
+        Ok(())
+    }
+}
+
+/// `--style list`: the tensor as nested lists; an image is refused.
+pub fn write(item: Item, out: &mut dyn Write, options: &WriteOptions) -> Result<()> {
+    match item {
+        Item::Tensor(mut tensor) => write_values(&mut tensor, out, true, options),
+        Item::Image(_) => Err(Error::Envelope(
+            "style list holds tensors; decode the image to .npy first, or use an image style"
+                .to_string(),
+        )),
+    }
+}
