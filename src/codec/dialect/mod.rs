@@ -255,7 +255,8 @@ pub fn read<'a, R: BufRead + 'a>(input: R, options: &ReadOptions) -> Result<Item
             let value = scanner.value(MAX_VALUE)?;
             scanner.expect_end()?;
             match value {
-                Value::Array(_) => {
+                // A bare number is a 0-d array, as numpy.array(5) is.
+                Value::Array(_) | Value::Number(_) | Value::Bool(_) => {
                     let plan = list::plan(options);
                     open_plan(plan, Source::Value(value), options)
                 }
