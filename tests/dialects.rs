@@ -265,3 +265,69 @@ fn a_document_in_no_dialect_lists_every_reader() {
         assert!(message.contains(name), "{name} missing: {message}");
     }
 }
+
+/// One row of fixtures/dialects/INDEX.json, written by fixtures/generate_dialects.py.
+#[derive(serde::Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct Fixture {
+    file: String,
+    dialect: String,
+    expected: Option<String>,
+    error: Option<String>,
+    args: Vec<String>,
+}
+
+#[test]
+fn documents_made_by_the_real_libraries_decode_to_their_arrays() {
+    let dir = std::path::Path::new("fixtures/dialects");
+    let index: Vec<Fixture> =
+        serde_json::from_slice(&std::fs::read(dir.join("INDEX.json")).unwrap()).unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let mut failures = Vec::new();
+    for fixture in &index {
+        let extension = match &fixture.expected {
+            Some(expected) if expected.ends_with(".png") => "png",
+            _ => "npy",
+        };
+        let out = scratch.path().join(format!("out.{extension}"));
+        let _ = std::fs::remove_file(&out);
+        let output = assert_cmd::Command::cargo_bin("tensorjson")
+            .unwrap()
+            .arg("decode")
+            .arg(dir.join(&fixture.file))
+            .arg("-o")
+            .arg(&out)
+            .args(&fixture.args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let verdict = match (&fixture.expected, &fixture.error) {
+            (Some(expected), None) => {
+                let want = std::fs::read(dir.join(expected)).unwrap();
+                if !output.status.success() {
+                    Some(format!("failed: {stderr}"))
+                } else if std::fs::read(&out).unwrap() != want {
+                    Some("output differs from the expected file".to_string())
+                } else {
+                    None
+                }
+            }
+            (None, Some(phrase)) => {
+                let refused = output.status.code() == Some(1) && stderr.starts_with("error:");
+                (!refused || !stderr.contains(phrase.as_str()) || out.exists())
+                    .then(|| format!("expected an error naming {phrase:?}, got: {stderr}"))
+            }
+            _ => Some("INDEX row needs exactly one of expected and error".to_string()),
+        };
+        if let Some(problem) = verdict {
+            failures.push(format!("{} ({}): {problem}", fixture.file, fixture.dialect));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} failed:\n{}",
+        failures.len(),
+        index.len(),
+        failures.join("\n")
+    );
+}

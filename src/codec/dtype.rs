@@ -153,6 +153,15 @@ impl Dtype {
         self.row().kind == 'c'
     }
 
+    /// The dtype of one part of a complex number; other dtypes are their own.
+    pub fn real_part(self) -> Dtype {
+        match self {
+            Dtype::Complex64 => Dtype::Float32,
+            Dtype::Complex128 => Dtype::Float64,
+            other => other,
+        }
+    }
+
     /// Whether elements are floating-point numbers (not complex).
     pub fn is_float(self) -> bool {
         self.row().kind == 'f'

@@ -9,28 +9,66 @@ use crate::codec::io::{read_full, Payload};
 use crate::codec::model::{Tensor, TensorHeader};
 use crate::error::Result;
 
-/// Wraps a payload in the source's byte order and memory order as a model tensor.
-/// Little-endian C-order data streams straight through; big-endian data is swapped chunk by
-/// chunk; Fortran-order data is read whole, because C order needs every element of it.
+/// How a source lays its elements out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Arrangement {
+    pub byte_order: ByteOrder,
+    pub fortran_order: bool,
+    /// Complex numbers stored as all real parts, then all imaginary parts (JData).
+    pub planar_complex: bool,
+}
+
+impl Arrangement {
+    /// The model's own: little-endian, C order, interleaved complex.
+    pub const MODEL: Arrangement = Arrangement {
+        byte_order: ByteOrder::Little,
+        fortran_order: false,
+        planar_complex: false,
+    };
+}
+
+/// Wraps a payload in the source's arrangement as a model tensor. Little-endian C-order
+/// data streams straight through; big-endian data is swapped chunk by chunk; Fortran-order
+/// and planar complex data is read whole, because reordering needs every element of it.
 pub fn normalise<'a>(
     header: TensorHeader,
     payload: Box<dyn Payload + 'a>,
-    byte_order: ByteOrder,
-    fortran_order: bool,
+    arrangement: Arrangement,
 ) -> Result<Tensor<'a>> {
+    let Arrangement {
+        byte_order,
+        fortran_order,
+        planar_complex,
+    } = arrangement;
     let swap_unit = header.dtype.swap_unit();
     let payload: Box<dyn Payload + 'a> = match byte_order {
         ByteOrder::Big if swap_unit > 1 => Box::new(SwapReader::new(payload, swap_unit)),
         ByteOrder::Big | ByteOrder::Little => payload,
     };
     let tensor = Tensor::new(header, payload);
-    if !fortran_order || tensor.header.shape.len() < 2 {
+    let fortran = fortran_order && tensor.header.shape.len() > 1;
+    let planar = planar_complex && tensor.header.dtype.is_complex();
+    if !fortran && !planar {
         return Ok(tensor);
     }
     let header = tensor.header.clone();
-    let bytes = tensor.into_bytes()?;
-    let reordered = fortran_to_c(&bytes, &header.shape, header.dtype.itemsize());
-    Ok(Tensor::new(header, Box::new(io::Cursor::new(reordered))))
+    let mut bytes = tensor.into_bytes()?;
+    if planar {
+        bytes = planar_to_interleaved(&bytes, header.dtype.swap_unit());
+    }
+    if fortran {
+        bytes = fortran_to_c(&bytes, &header.shape, header.dtype.itemsize());
+    }
+    Ok(Tensor::new(header, Box::new(io::Cursor::new(bytes))))
+}
+
+/// `[re0, re1, .., im0, im1, ..]` to `[re0, im0, re1, im1, ..]`, parts of `part` bytes.
+pub fn planar_to_interleaved(bytes: &[u8], part: usize) -> Vec<u8> {
+    let (real, imaginary) = bytes.split_at(bytes.len() / 2);
+    real.chunks(part)
+        .zip(imaginary.chunks(part))
+        .flat_map(|(re, im)| re.iter().chain(im).copied())
+        .collect()
 }
 
 /// Puts Fortran-order elements in C order, moving whole elements of `itemsize` bytes.
@@ -111,6 +149,14 @@ mod tests {
             .collect();
         let c: Vec<u8> = (1i16..=6).flat_map(|v| v.to_le_bytes()).collect();
         assert_eq!(fortran_to_c(&fortran, &[2, 3], 2), c);
+    }
+
+    #[test]
+    fn planar_complex_becomes_interleaved() {
+        assert_eq!(
+            planar_to_interleaved(&[1, 2, 3, 4, 5, 6, 7, 8], 2),
+            [1, 2, 5, 6, 3, 4, 7, 8]
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use py_literal::Value as PyValue;
 
 use crate::codec::dtype::{ByteOrder, Dtype, UnknownDtype};
 use crate::codec::io::{read_full, Payload};
-use crate::codec::layout::normalise;
+use crate::codec::layout::{normalise, Arrangement};
 use crate::codec::model::{Tensor, TensorHeader};
 use crate::error::{Error, Result};
 
@@ -90,12 +90,12 @@ fn describe(header: Header) -> Result<NpyHeader> {
 /// Reads an `.npy` file into the model (see [`layout::normalise`] for what streams).
 pub fn read<'a>(mut reader: impl Payload + 'a) -> Result<Tensor<'a>> {
     let header = read_header(&mut reader)?;
-    normalise(
-        header.tensor,
-        Box::new(reader),
-        header.byte_order,
-        header.fortran_order,
-    )
+    let arrangement = Arrangement {
+        byte_order: header.byte_order,
+        fortran_order: header.fortran_order,
+        planar_complex: false,
+    };
+    normalise(header.tensor, Box::new(reader), arrangement)
 }
 
 /// numpy pads a header so the first axis can grow in place to this many digits.

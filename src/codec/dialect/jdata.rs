@@ -1,12 +1,15 @@
 //! JData / NeuroJSON (read only): `{"_ArrayType_": "int32", "_ArraySize_": [2, 3],
-//! "_ArrayData_": [1, 2, 3, 4, 5, 6]}`, or compressed with `_ArrayZipType_` (`zlib`, `gzip`),
-//! `_ArrayZipSize_` and `_ArrayZipData_` (base64).
+//! "_ArrayData_": [1, 2, 3, 4, 5, 6]}`, or compressed with `_ArrayZipType_` (`zlib`, `gzip`,
+//! or plain `base64`), `_ArrayZipSize_` and `_ArrayZipData_`. Complex arrays
+//! (`_ArrayIsComplex_`) hold all real parts, then all imaginary parts; `_ArrayOrder_` of
+//! `c`/`col`/`column` means column-major data.
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::codec::dialect::fields::{self, Fields};
 use crate::codec::dialect::{path, Compression, Encoding, ObjectReader, Plan, ReadOptions};
 use crate::codec::dtype::{ByteOrder, Dtype};
+use crate::codec::layout::Arrangement;
 use crate::codec::model::TensorHeader;
 use crate::error::Result;
 
@@ -22,37 +25,64 @@ fn plan(fields: &Fields, _options: &ReadOptions) -> Option<Result<Plan>> {
         .then(|| tensor_plan(fields))
 }
 
-/// JData names types as MATLAB does; the numpy names are accepted too.
-fn dtype_of(name: &str) -> Option<Dtype> {
-    match name {
-        "single" => Some(Dtype::Float32),
-        "double" => Some(Dtype::Float64),
-        "logical" => Some(Dtype::Bool),
-        other => Dtype::parse(other).ok().map(|(dtype, _)| dtype),
-    }
+/// JData names types as MATLAB does; numpy names and descrs are accepted too.
+fn dtype_of(name: &str, complex: bool) -> Option<(Dtype, ByteOrder)> {
+    let (dtype, byte_order) = match name {
+        "single" => (Dtype::Float32, ByteOrder::Little),
+        "double" => (Dtype::Float64, ByteOrder::Little),
+        "logical" => (Dtype::Bool, ByteOrder::Little),
+        other => Dtype::parse(other).ok()?,
+    };
+    let dtype = match (complex, dtype) {
+        (true, Dtype::Float32) => Dtype::Complex64,
+        (true, Dtype::Float64) => Dtype::Complex128,
+        (_, dtype) => dtype,
+    };
+    Some((dtype, byte_order))
 }
 
 fn tensor_plan(fields: &Fields) -> Result<Plan> {
     let name = fields::string(fields, "_ArrayType_")?;
-    let dtype = dtype_of(name)
+    let complex = fields.get("_ArrayIsComplex_") == Some(&Value::Bool(true));
+    let (dtype, byte_order) = dtype_of(name, complex)
         .ok_or_else(|| fields::wrong("_ArrayType_", "a MATLAB or numpy type name", &json!(name)))?;
     let shape = fields::shape(fields, "_ArraySize_")?;
+    let fortran_order = match fields::optional_string(fields, "_ArrayOrder_")? {
+        None | Some("r" | "row") => false,
+        Some("c" | "col" | "column") => true,
+        Some(other) => {
+            return Err(fields::wrong(
+                "_ArrayOrder_",
+                "\"r\" or \"c\"",
+                &json!(other),
+            ))
+        }
+    };
+    let arrangement = Arrangement {
+        byte_order,
+        fortran_order,
+        planar_complex: complex,
+    };
     let Some(zip) = fields::optional_string(fields, "_ArrayZipType_")? else {
+        // Numbers in a list have no byte order.
+        let arrangement = Arrangement {
+            byte_order: ByteOrder::Little,
+            ..arrangement
+        };
         return Ok(Plan::List {
             dtype: Some(dtype),
             shape: Some(shape),
             path: path(&["_ArrayData_"]),
+            arrangement,
         });
     };
     let compression = match zip {
-        "zlib" => Compression::Zlib,
-        "gzip" => Compression::Gzip,
+        "zlib" => Some(Compression::Zlib),
+        "gzip" => Some(Compression::Gzip),
+        "base64" => None,
         other => {
-            return Err(fields::wrong(
-                "_ArrayZipType_",
-                "\"zlib\" or \"gzip\"",
-                &json!(other),
-            ))
+            let expected = "\"zlib\", \"gzip\" or \"base64\"";
+            return Err(fields::wrong("_ArrayZipType_", expected, &json!(other)));
         }
     };
     fields::payload(fields, "_ArrayZipData_")?;
@@ -61,9 +91,8 @@ fn tensor_plan(fields: &Fields) -> Result<Plan> {
         path: path(&["_ArrayZipData_"]),
         encoding: Encoding {
             skip: 0,
-            compression: Some(compression),
-            byte_order: ByteOrder::Little,
-            fortran_order: false,
+            compression,
+            arrangement,
         },
     })
 }

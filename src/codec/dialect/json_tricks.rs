@@ -9,9 +9,10 @@ use serde_json::{json, Value};
 use crate::codec::dialect::fields::{self, Fields};
 use crate::codec::dialect::writer::ObjectWriter;
 use crate::codec::dialect::{
-    path, Compression, Encoding, ObjectReader, Plan, ReadOptions, WriteOptions,
+    list, path, Compression, Encoding, ObjectReader, Plan, ReadOptions, WriteOptions,
 };
 use crate::codec::dtype::ByteOrder;
+use crate::codec::layout::Arrangement;
 use crate::codec::model::Item;
 use crate::error::{Error, Result};
 
@@ -28,7 +29,7 @@ fn plan(fields: &Fields, _options: &ReadOptions) -> Option<Result<Plan>> {
 }
 
 fn tensor_plan(fields: &Fields) -> Result<Plan> {
-    let (header, descr_order) = fields::header(fields, "dtype", "shape")?;
+    let (header, stored_order) = fields::header(fields, "dtype", "shape")?;
     let text = match &fields[KEY] {
         Value::String(text) => text,
         _ => {
@@ -36,6 +37,7 @@ fn tensor_plan(fields: &Fields) -> Result<Plan> {
                 dtype: Some(header.dtype),
                 shape: Some(header.shape.iter().map(|&dim| dim as u64).collect()),
                 path: path(&[KEY]),
+                arrangement: Arrangement::MODEL,
             })
         }
     };
@@ -44,42 +46,40 @@ fn tensor_plan(fields: &Fields) -> Result<Plan> {
     } else if text.starts_with("b64:") {
         (4, None)
     } else {
-        return Err(fields::wrong(
-            KEY,
-            "a list, or a string starting \"b64:\" or \"b64.gz:\"",
-            &fields[KEY],
-        ));
+        let expected = "a list, or a string starting \"b64:\" or \"b64.gz:\"";
+        return Err(fields::wrong(KEY, expected, &fields[KEY]));
     };
-    let dtype_text = fields::string(fields, "dtype")?;
-    let byte_order = if dtype_text.starts_with(['<', '>']) {
-        descr_order
-    } else {
-        match fields::optional_string(fields, "endian")? {
-            None | Some("little") | Some("native") => ByteOrder::Little,
-            Some("big") => ByteOrder::Big,
-            Some(other) => {
-                return Err(fields::wrong(
-                    "endian",
-                    "\"little\" or \"big\"",
-                    &json!(other),
-                ))
-            }
+    // json-tricks swaps the array's bytes when `endian` is "big", whatever order the dtype
+    // (a descr such as ">i4", or a name meaning native little-endian) already has.
+    let byte_order = match (fields::optional_string(fields, "endian")?, stored_order) {
+        (None | Some("little"), order) => order,
+        (Some("big"), ByteOrder::Little) => ByteOrder::Big,
+        (Some("big"), ByteOrder::Big) => ByteOrder::Little,
+        (Some(other), _) => {
+            return Err(fields::wrong(
+                "endian",
+                "\"little\" or \"big\"",
+                &json!(other),
+            ))
         }
     };
-    let fortran_order = fields.get("Corder") == Some(&Value::Bool(false));
     Ok(Plan::Tensor {
         header,
         path: path(&[KEY]),
         encoding: Encoding {
             skip,
             compression,
-            byte_order,
-            fortran_order,
+            arrangement: Arrangement {
+                byte_order,
+                fortran_order: fields.get("Corder") == Some(&Value::Bool(false)),
+                planar_complex: false,
+            },
         },
     })
 }
 
-/// Writes the compact form: base64 of little-endian C-order bytes.
+/// Writes the compact form, base64 of little-endian C-order bytes; a real 0-d array as a bare
+/// value, since json-tricks cannot load a compact 0-d array.
 pub fn write(item: Item, out: &mut dyn Write, options: &WriteOptions) -> Result<()> {
     let Item::Tensor(mut tensor) = item else {
         return Err(Error::Envelope(
@@ -88,12 +88,21 @@ pub fn write(item: Item, out: &mut dyn Write, options: &WriteOptions) -> Result<
     };
     let header = tensor.header.clone();
     let mut object = ObjectWriter::open(out, options.pretty)?;
-    object.base64(KEY, "b64:", &mut tensor)?;
+    let bare = header.shape.is_empty() && !header.dtype.is_complex();
+    if bare {
+        object.raw(KEY, |out| {
+            list::write_values(&mut tensor, out, true, options)
+        })?;
+    } else {
+        object.base64(KEY, "b64:", &mut tensor)?;
+    }
     object.value("dtype", json!(header.dtype.name()))?;
     object.value("shape", json!(header.shape))?;
     if header.shape.len() > 1 {
         object.value("Corder", json!(true))?;
     }
-    object.value("endian", json!("little"))?;
+    if !bare {
+        object.value("endian", json!("little"))?;
+    }
     object.close()
 }

@@ -11,6 +11,7 @@ use crate::codec::dialect::fields::{self, Fields};
 use crate::codec::dialect::writer::ObjectWriter;
 use crate::codec::dialect::{list, path, ObjectReader, Plan, ReadOptions, WriteOptions};
 use crate::codec::dtype::Dtype;
+use crate::codec::layout::Arrangement;
 use crate::codec::model::Item;
 use crate::error::{Error, Result};
 
@@ -95,6 +96,7 @@ fn tensor_plan(tensor: &Fields, data: crate::codec::dialect::Path) -> Result<Pla
         dtype: Some(dtype),
         shape: Some(shape),
         path: data,
+        arrangement: Arrangement::MODEL,
     })
 }
 

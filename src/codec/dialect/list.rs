@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::codec::dialect::{path, Plan, ReadOptions, WriteOptions};
 use crate::codec::dtype::Dtype;
 use crate::codec::io::read_full;
+use crate::codec::layout::{self, Arrangement};
 use crate::codec::model::{Item, Tensor, TensorHeader};
 use crate::error::{Error, Result};
 
@@ -24,6 +25,7 @@ pub fn plan(_options: &ReadOptions) -> Plan {
         dtype: None,
         shape: None,
         path: path(&[]),
+        arrangement: Arrangement::MODEL,
     }
 }
 
@@ -55,9 +57,15 @@ fn leaves<'v>(value: &'v Value, out: &mut Vec<&'v Value>) {
     }
 }
 
-/// A complex number as json-tricks writes it: `{"__complex__": [re, im]}`.
+/// A complex number as json-tricks writes it, `{"__complex__": [re, im]}`, or as jsonpickle
+/// does, `{"py/object": "builtins.complex", "py/newargs": {"py/tuple": [re, im]}}`.
 fn complex_parts(value: &Value) -> Option<(f64, f64)> {
-    let parts = value.as_object()?.get("__complex__")?.as_array()?;
+    let object = value.as_object()?;
+    let parts = match object.get("__complex__") {
+        Some(parts) => parts,
+        None => object.get("py/newargs")?.get("py/tuple")?,
+    };
+    let parts = parts.as_array()?;
     match parts.as_slice() {
         [re, im] => Some((float_of(re)?, float_of(im)?)),
         _ => None,
@@ -164,6 +172,33 @@ pub fn to_tensor(
             .ok_or_else(|| does_not_fit(field, index, element, dtype))?;
     }
     Ok(Tensor::new(header, Box::new(Cursor::new(bytes))))
+}
+
+/// Like [`to_tensor`], for numbers stored in another arrangement: Fortran order, or complex
+/// numbers as a list of real parts followed by a list of imaginary parts (JData). Such plans
+/// always give both dtype and shape.
+pub fn to_arranged_tensor(
+    value: &Value,
+    dtype: Option<Dtype>,
+    shape: Option<Vec<u64>>,
+    arrangement: Arrangement,
+    field: &str,
+) -> Result<Tensor<'static>> {
+    let (Some(dtype), Some(shape)) = (dtype, shape.clone()) else {
+        return to_tensor(value, dtype, shape, field);
+    };
+    if arrangement == Arrangement::MODEL {
+        return to_tensor(value, Some(dtype), Some(shape), field);
+    }
+    let planar = arrangement.planar_complex && dtype.is_complex();
+    let parts = if planar {
+        let count: u64 = shape.iter().product();
+        to_tensor(value, Some(dtype.real_part()), Some(vec![2, count]), field)?
+    } else {
+        to_tensor(value, Some(dtype), Some(shape.clone()), field)?
+    };
+    let header = TensorHeader::new(dtype, shape)?;
+    layout::normalise(header, Box::new(parts), arrangement)
 }
 
 fn does_not_fit(field: &str, index: usize, element: &Value, dtype: Dtype) -> Error {

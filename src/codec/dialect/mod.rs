@@ -31,8 +31,9 @@ use crate::codec::b64::DecodeReader;
 use crate::codec::dtype::{ByteOrder, Dtype};
 use crate::codec::io::{read_full, Payload};
 use crate::codec::json::{Scanner, StringReader};
-use crate::codec::model::{Item, TensorHeader};
-use crate::codec::{layout, npy, pngfile};
+use crate::codec::layout::{self, Arrangement};
+use crate::codec::model::{Item, Tensor, TensorHeader};
+use crate::codec::{npy, pngfile};
 use crate::error::{Error, Result};
 
 pub use writer::WriteOptions;
@@ -78,18 +79,19 @@ pub struct Encoding {
     /// Characters before the base64 (`b64:` in json-tricks), already checked by the planner.
     pub skip: usize,
     pub compression: Option<Compression>,
-    pub byte_order: ByteOrder,
-    pub fortran_order: bool,
+    pub arrangement: Arrangement,
 }
 
 impl Encoding {
-    /// Plain base64 of little-endian C-order bytes.
+    /// Plain base64 of C-order bytes in the given byte order.
     pub fn plain(byte_order: ByteOrder) -> Self {
         Encoding {
             skip: 0,
             compression: None,
-            byte_order,
-            fortran_order: false,
+            arrangement: Arrangement {
+                byte_order,
+                ..Arrangement::MODEL
+            },
         }
     }
 }
@@ -110,17 +112,30 @@ pub enum Plan {
     Npy { path: Path, skip: usize },
     /// Base64 of a PNG file in the string at `path`, after `skip` characters.
     Image { path: Path, skip: usize },
+    /// A view into the array that `base` reads (jsonpickle): elements at byte `offset` and
+    /// `strides` (C-order strides when `None`) of the base's stored bytes.
+    View {
+        base: Box<Plan>,
+        header: TensorHeader,
+        offset: u64,
+        strides: Option<Vec<i64>>,
+        /// The view's bytes are in the opposite order to the base's.
+        swapped: bool,
+        fortran_order: bool,
+    },
     /// Numbers (nested lists, or flat with a shape) at `path`.
     List {
         dtype: Option<Dtype>,
         shape: Option<Vec<u64>>,
         path: Path,
+        arrangement: Arrangement,
     },
 }
 
 impl Plan {
     fn path(&self) -> &Path {
         match self {
+            Plan::View { base, .. } => base.path(),
             Plan::Tensor { path, .. }
             | Plan::Npy { path, .. }
             | Plan::Image { path, .. }
@@ -128,8 +143,9 @@ impl Plan {
         }
     }
 
-    fn path_mut(&mut self) -> &mut Path {
+    pub fn path_mut(&mut self) -> &mut Path {
         match self {
+            Plan::View { base, .. } => base.path_mut(),
             Plan::Tensor { path, .. }
             | Plan::Npy { path, .. }
             | Plan::Image { path, .. }
@@ -140,7 +156,7 @@ impl Plan {
     /// The top-level key whose string can be streamed as it is read, if any.
     fn live_key(&self) -> Option<&str> {
         match (self, self.path().as_slice()) {
-            (Plan::List { .. }, _) => None,
+            (Plan::List { .. } | Plan::View { .. }, _) => None,
             (_, [key]) => Some(key),
             _ => None,
         }
@@ -510,16 +526,24 @@ fn field_name(path: &Path) -> String {
 }
 
 fn open_plan<'a>(plan: Plan, source: Source<'a>, options: &ReadOptions) -> Result<Item<'a>> {
+    if let Plan::View { .. } = plan {
+        return open_view(plan, source, options).map(Item::Tensor);
+    }
     let field = field_name(plan.path());
     let text = match (source, &plan) {
-        (Source::Value(value), Plan::List { dtype, shape, .. }) => {
-            let dtype = dtype.or(options.dtype);
-            return Ok(Item::Tensor(list::to_tensor(
-                &value,
+        (
+            Source::Value(value),
+            Plan::List {
                 dtype,
-                shape.clone(),
-                &field,
-            )?));
+                shape,
+                arrangement,
+                ..
+            },
+        ) => {
+            let dtype = dtype.or(options.dtype);
+            let tensor =
+                list::to_arranged_tensor(&value, dtype, shape.clone(), *arrangement, &field)?;
+            return Ok(Item::Tensor(tensor));
         }
         (Source::Text(_), Plan::List { .. }) => {
             return Err(Error::Envelope(format!(
@@ -540,8 +564,7 @@ fn open_plan<'a>(plan: Plan, source: Source<'a>, options: &ReadOptions) -> Resul
                 Some(compression) => Box::new(Inflate::new(decoded, compression, field)),
                 None => Box::new(decoded),
             };
-            let tensor =
-                layout::normalise(header, bytes, encoding.byte_order, encoding.fortran_order)?;
+            let tensor = layout::normalise(header, bytes, encoding.arrangement)?;
             Ok(Item::Tensor(tensor))
         }
         Plan::Npy { skip: count, .. } => {
@@ -557,7 +580,92 @@ fn open_plan<'a>(plan: Plan, source: Source<'a>, options: &ReadOptions) -> Resul
             decoded.finish()?;
             Ok(Item::Image(pngfile::read(bytes)?))
         }
-        Plan::List { .. } => unreachable!("handled above"),
+        Plan::List { .. } | Plan::View { .. } => unreachable!("handled above"),
+    }
+}
+
+/// Reads the base array with its bytes as stored, then gathers the view's elements from them.
+fn open_view<'a>(plan: Plan, source: Source<'a>, options: &ReadOptions) -> Result<Tensor<'a>> {
+    let Plan::View {
+        base,
+        header,
+        offset,
+        strides,
+        swapped,
+        fortran_order,
+    } = plan
+    else {
+        unreachable!("called with views only")
+    };
+    let mut base = *base;
+    let base_order = match &mut base {
+        Plan::Tensor { encoding, .. } => {
+            let stored = encoding.arrangement;
+            encoding.arrangement = Arrangement::MODEL;
+            stored.byte_order
+        }
+        _ => ByteOrder::Little,
+    };
+    let Item::Tensor(base) = open_plan(base, source, options)? else {
+        unreachable!("array plans give tensors")
+    };
+    let memory = base.into_bytes()?;
+    let itemsize = header.dtype.itemsize();
+    let strides =
+        strides.unwrap_or_else(|| contiguous_strides(&header.shape, itemsize, fortran_order));
+    let count: usize = header.shape.iter().product();
+    let mut gathered = Vec::with_capacity(count * itemsize);
+    let mut index = vec![0usize; header.shape.len()];
+    for _ in 0..count {
+        let position = index
+            .iter()
+            .zip(&strides)
+            .try_fold(offset as i128, |total, (&i, &stride)| {
+                Some(total + i as i128 * stride as i128)
+            })
+            .and_then(|position| usize::try_from(position).ok())
+            .filter(|&position| position + itemsize <= memory.len())
+            .ok_or_else(|| {
+                Error::Envelope("the view reaches outside its base array".to_string())
+            })?;
+        gathered.extend_from_slice(&memory[position..position + itemsize]);
+        next_index(&mut index, &header.shape);
+    }
+    let byte_order = match (base_order, swapped) {
+        (order, false) => order,
+        (ByteOrder::Little, true) => ByteOrder::Big,
+        (ByteOrder::Big, true) => ByteOrder::Little,
+    };
+    let arrangement = Arrangement {
+        byte_order,
+        ..Arrangement::MODEL
+    };
+    layout::normalise(header, Box::new(Cursor::new(gathered)), arrangement)
+}
+
+fn contiguous_strides(shape: &[usize], itemsize: usize, fortran_order: bool) -> Vec<i64> {
+    let mut strides = vec![0i64; shape.len()];
+    let mut stride = itemsize as i64;
+    let axes: Vec<usize> = if fortran_order {
+        (0..shape.len()).collect()
+    } else {
+        (0..shape.len()).rev().collect()
+    };
+    for axis in axes {
+        strides[axis] = stride;
+        stride *= shape[axis] as i64;
+    }
+    strides
+}
+
+/// Steps a C-order multi-index forward by one element.
+fn next_index(index: &mut [usize], shape: &[usize]) {
+    for axis in (0..index.len()).rev() {
+        index[axis] += 1;
+        if index[axis] < shape[axis] {
+            return;
+        }
+        index[axis] = 0;
     }
 }
 

@@ -16,6 +16,7 @@ use crate::codec::dialect::writer::ObjectWriter;
 use crate::codec::dialect::{
     path, Compression, Encoding, ObjectReader, Plan, ReadOptions, WriteOptions,
 };
+use crate::codec::layout::Arrangement;
 use crate::codec::model::{Image, Item, Tensor};
 use crate::error::{Error, Result};
 
@@ -56,8 +57,12 @@ fn tensor_plan(fields: &Fields) -> Result<Plan> {
         path: path(&["data"]),
         encoding: Encoding {
             compression,
-            fortran_order,
-            ..Encoding::plain(byte_order)
+            arrangement: Arrangement {
+                byte_order,
+                fortran_order,
+                planar_complex: false,
+            },
+            skip: 0,
         },
     })
 }

@@ -10,6 +10,7 @@ use crate::codec::dialect::fields::Fields;
 use crate::codec::dialect::writer::ObjectWriter;
 use crate::codec::dialect::{list, ObjectReader, Path, Plan, ReadOptions, WriteOptions};
 use crate::codec::dtype::Dtype;
+use crate::codec::layout::Arrangement;
 use crate::codec::model::Item;
 use crate::error::{Error, Result};
 
@@ -86,6 +87,7 @@ fn value_plan(value: &Value, mut at: Path) -> Result<Plan> {
         dtype: None,
         shape: None,
         path: at,
+        arrangement: Arrangement::MODEL,
     })
 }
 
