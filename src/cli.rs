@@ -18,6 +18,9 @@ use tensorjson::{Color, Dtype};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Show no progress line (one appears on a terminal for runs over a second).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
 }
 
 fn supported() -> String {

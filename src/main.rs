@@ -2,6 +2,7 @@
 //! to exit statuses (0 success, 1 bad input or I/O failure, 2 bad usage).
 
 mod cli;
+mod progress;
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
@@ -15,14 +16,15 @@ use tensorjson::codec::{self, Format};
 use tensorjson::output::AtomicFile;
 
 use crate::cli::{Cli, Command, DecodeArgs, EncodeArgs};
+use crate::progress::Progress;
 
 const BUFFER: usize = 1 << 20;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Encode(args) => encode(args),
-        Command::Decode(args) => decode(args),
+        Command::Encode(args) => encode(args, cli.quiet),
+        Command::Decode(args) => decode(args, cli.quiet),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -56,9 +58,10 @@ struct Input {
     path: Option<PathBuf>,
 }
 
-fn open_input(path: Option<PathBuf>) -> Result<Input> {
+fn open_input(path: Option<PathBuf>, quiet: bool) -> Result<Input> {
     let Some(path) = named(path) else {
-        let reader = Box::new(BufReader::with_capacity(BUFFER, io::stdin()));
+        let stdin = BufReader::with_capacity(BUFFER, io::stdin());
+        let reader = Box::new(Progress::new(stdin, None, quiet));
         let name = "<stdin>".to_string();
         return Ok(Input {
             reader,
@@ -68,7 +71,12 @@ fn open_input(path: Option<PathBuf>) -> Result<Input> {
     };
     let name = path.display().to_string();
     let file = File::open(&path).with_context(|| format!("{name}: cannot open"))?;
-    let reader = Box::new(BufReader::with_capacity(BUFFER, file));
+    let size = file.metadata().ok().map(|metadata| metadata.len());
+    let reader = Box::new(Progress::new(
+        BufReader::with_capacity(BUFFER, file),
+        size,
+        quiet,
+    ));
     Ok(Input {
         reader,
         name,
@@ -137,8 +145,8 @@ impl Write for Output {
     }
 }
 
-fn encode(args: EncodeArgs) -> Result<()> {
-    let input = open_input(args.input)?;
+fn encode(args: EncodeArgs, quiet: bool) -> Result<()> {
+    let input = open_input(args.input, quiet)?;
     let mut output = Output::open(named(args.output), &input)?;
     let options = WriteOptions {
         compression: args.compress.map(Into::into),
@@ -153,10 +161,10 @@ fn encode(args: EncodeArgs) -> Result<()> {
     output.commit()
 }
 
-fn decode(args: DecodeArgs) -> Result<()> {
+fn decode(args: DecodeArgs, quiet: bool) -> Result<()> {
     let output_path = named(args.output);
     let format = output_format(args.to.map(Into::into), output_path.as_deref());
-    let input = open_input(args.input)?;
+    let input = open_input(args.input, quiet)?;
     let mut output = Output::open(output_path, &input)?;
     let name = input.name;
     let options = ReadOptions {

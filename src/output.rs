@@ -36,13 +36,14 @@ impl AtomicFile {
         })
     }
 
-    /// Flushes, syncs and renames the file into place.
+    /// Flushes and renames the file into place. The rename is atomic against a failed or
+    /// killed run; the file is not synced to disk (as `cp` and `base64` do not sync), which
+    /// would cost more than the whole encoding.
     pub fn commit(self) -> io::Result<File> {
         let temporary = self
             .writer
             .into_inner()
             .map_err(|error| error.into_error())?;
-        temporary.as_file().sync_all()?;
         temporary.persist(&self.target).map_err(|error| error.error)
     }
 }

@@ -370,3 +370,38 @@ fn output_files_get_the_usual_mode_not_a_temporary_files_mode() {
     let mode = |path: &Path| fs::metadata(path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&out), mode(&reference));
 }
+
+/// Runs `tensorjson encode` under a pseudo-terminal (util-linux `script`), with standard input
+/// stalled for over a second halfway, and returns what the terminal showed.
+fn encode_on_a_terminal(extra: &str) -> Option<String> {
+    let script = Path::new("/usr/bin/script");
+    if !script.exists() {
+        eprintln!("skipped: no /usr/bin/script to make a terminal");
+        return None;
+    }
+    let binary = assert_cmd::cargo::cargo_bin("tensorjson");
+    let out = tempfile::tempdir().unwrap();
+    let command = format!(
+        "(head -c 100 fixtures/example.npy; sleep 1.3; tail -c +101 fixtures/example.npy) | {} {extra} encode - -o {}",
+        binary.display(),
+        out.path().join("x.json").display()
+    );
+    let output = std::process::Command::new(script)
+        .args(["-qec", &command, "/dev/null"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    Some(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+#[test]
+fn a_long_run_on_a_terminal_shows_progress_unless_quiet() {
+    let Some(shown) = encode_on_a_terminal("") else {
+        return;
+    };
+    assert!(shown.contains("tensorjson: read"), "{shown:?}");
+    let Some(shown) = encode_on_a_terminal("--quiet") else {
+        return;
+    };
+    assert!(!shown.contains("tensorjson"), "{shown:?}");
+}

@@ -176,6 +176,15 @@ fn what_a_style_cannot_hold_is_refused_with_a_hint() {
     let image = codec::read_binary(png.as_slice()).unwrap();
     let message = refusal(image, Style::JsonNumpy, &WriteOptions::default());
     assert!(message.contains("not images"), "{message}");
+    let zlib = WriteOptions {
+        compression: Some(tensorjson::codec::dialect::Compression::Zlib),
+        ..WriteOptions::default()
+    };
+    let message = refusal(tensor(Dtype::Uint8, &[1], vec![0]), Style::NpyBase64, &zlib);
+    assert!(
+        message.contains("--compress applies to --style native"),
+        "{message}"
+    );
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Round trips through the library over dtype x shape x byte order x memory order, with the
 //! `.npy` input built here by hand (not by tensorjson's writer).
 
+use base64::Engine as _;
 use proptest::prelude::*;
 use tensorjson::codec::dialect::Compression;
 use tensorjson::codec::dialect::{ReadOptions, WriteOptions};
@@ -157,10 +158,30 @@ fn arrays_larger_than_the_chunks_stream_bit_exact() {
         (Style::Native, WriteOptions::default()),
         (Style::Native, zlib),
         (Style::NpyBase64, WriteOptions::default()),
+        // These two put the data first, so it waits in a temporary file.
+        (Style::JsonNumpy, WriteOptions::default()),
+        (Style::JsonTricks, WriteOptions::default()),
     ] {
         let (_, out) = through_json(npy.clone(), style, options.clone());
         assert!(npy_data(&out) == data.as_slice(), "{style:?} {options:?}");
     }
+}
+
+#[test]
+fn gzipped_json_tricks_larger_than_the_chunks_streams_bit_exact() {
+    use std::io::Write;
+    let (_, data) = large_case();
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gzip.write_all(&data).unwrap();
+    let text = base64::engine::general_purpose::STANDARD.encode(gzip.finish().unwrap());
+    let count = data.len() / 4;
+    let json = format!(
+        r#"{{"__ndarray__":"b64.gz:{text}","dtype":"float32","shape":[{count}],"endian":"little"}}"#
+    );
+    let item = codec::read_json(json.as_bytes(), &ReadOptions::default()).unwrap();
+    let mut out = Vec::new();
+    codec::write_binary(item, &mut out, Format::Npy, Layout::Hwc).unwrap();
+    assert!(npy_data(&out) == data.as_slice());
 }
 
 #[test]

@@ -73,21 +73,34 @@ impl<R: Read> DecodeReader<R> {
     fn refill(&mut self) -> io::Result<()> {
         let filled = self.carry + read_full(&mut self.inner, &mut self.text[self.carry..])?;
         self.at_end = filled < self.text.len();
-        let mut length = filled;
-        if self.text[..length]
-            .iter()
-            .any(|byte| byte.is_ascii_whitespace())
-        {
-            length = strip_whitespace(&mut self.text[..length]);
-        }
-        let usable = if self.at_end { length } else { length / 4 * 4 };
-        self.decode_chunk(usable)?;
+        // Fast path: clean standard base64 decodes as it is. Anything else (whitespace, the
+        // URL-safe alphabet, an error to report) takes the slow path.
+        let usable = self.usable(filled);
+        let engine = Simd::standard(lenient());
+        let length = match self.decode_chunk(&engine, usable) {
+            Ok(()) => filled,
+            Err(_) => self.refill_slowly(filled)?,
+        };
+        let usable = self.usable(length);
         self.text.copy_within(usable..length, 0);
         self.carry = length - usable;
+        self.consumed += usable as u64;
         Ok(())
     }
 
-    fn decode_chunk(&mut self, usable: usize) -> io::Result<()> {
+    /// How much of `length` characters can be decoded now: whole quanta until the end.
+    fn usable(&self, length: usize) -> usize {
+        if self.at_end {
+            length
+        } else {
+            length / 4 * 4
+        }
+    }
+
+    /// Strips whitespace and picks the alphabet, then decodes; returns the new length.
+    fn refill_slowly(&mut self, filled: usize) -> io::Result<usize> {
+        let length = strip_whitespace(&mut self.text[..filled]);
+        let usable = self.usable(length);
         let chunk = &self.text[..usable];
         let url_safe = chunk.iter().any(|&byte| byte == b'-' || byte == b'_');
         let engine = if url_safe {
@@ -95,12 +108,20 @@ impl<R: Read> DecodeReader<R> {
         } else {
             Simd::standard(lenient())
         };
+        self.decode_chunk(&engine, usable)
+            .map_err(|error| self.error(error))?;
+        Ok(length)
+    }
+
+    fn decode_chunk(
+        &mut self,
+        engine: &Simd,
+        usable: usize,
+    ) -> Result<(), base64::DecodeSliceError> {
         self.decoded.resize(usable / 4 * 3 + 3, 0);
-        let result = engine.decode_slice(chunk, &mut self.decoded);
-        let written = result.map_err(|error| self.error(error))?;
+        let written = engine.decode_slice(&self.text[..usable], &mut self.decoded)?;
         self.decoded.truncate(written);
         self.position = 0;
-        self.consumed += usable as u64;
         Ok(())
     }
 

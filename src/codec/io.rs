@@ -18,6 +18,24 @@ pub fn read_full(reader: &mut (impl Read + ?Sized), buf: &mut [u8]) -> io::Resul
     Ok(filled)
 }
 
+/// Copies `reader` to its end into `writer` through a buffer large enough for streaming
+/// (`io::copy` uses 8 KiB unless the writer is a plain `BufWriter`).
+pub fn copy(
+    reader: &mut (impl Read + ?Sized),
+    writer: &mut (impl io::Write + ?Sized),
+) -> io::Result<u64> {
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut total = 0;
+    loop {
+        let count = read_full(reader, &mut buffer)?;
+        writer.write_all(&buffer[..count])?;
+        total += count as u64;
+        if count < buffer.len() {
+            return Ok(total);
+        }
+    }
+}
+
 /// The bytes of a tensor as they come from their source. Once they have been read to the end,
 /// `finish` checks whatever follows them in the source (the rest of a JSON document, say).
 pub trait Payload: Read {

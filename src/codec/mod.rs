@@ -154,6 +154,12 @@ pub fn write_json(
     style: Style,
     options: &WriteOptions,
 ) -> Result<()> {
+    if options.compression.is_some() && style != Style::Native {
+        return Err(Error::Envelope(format!(
+            "--compress applies to --style native; style {} has no compressed form",
+            style.name()
+        )));
+    }
     style.write(item, out, options)?;
     out.write_all(b"\n")?;
     Ok(())
@@ -164,7 +170,10 @@ pub fn write_binary(item: Item, out: &mut dyn Write, format: Format, layout: Lay
     match (item, format) {
         (Item::Tensor(mut tensor), Format::Npy) => npy::write(&mut tensor, out),
         (Item::Image(image), Format::Npy) => npy::write(&mut pngfile::to_tensor(&image)?, out),
-        (Item::Image(image), Format::Png) => Ok(out.write_all(&image.bytes)?),
+        (Item::Image(image), Format::Png) => {
+            pngfile::check(&image)?;
+            Ok(out.write_all(&image.bytes)?)
+        }
         (Item::Tensor(tensor), Format::Png) => {
             let bytes = pngfile::from_tensor(tensor, layout)?;
             Ok(out.write_all(&bytes)?)

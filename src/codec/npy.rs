@@ -138,7 +138,7 @@ pub fn header_bytes(tensor: &TensorHeader) -> Vec<u8> {
 /// Writes the model as an `.npy` file that `numpy.load` reads back.
 pub fn write(tensor: &mut Tensor, out: &mut dyn Write) -> Result<()> {
     out.write_all(&header_bytes(&tensor.header))?;
-    io::copy(tensor, out)?;
+    crate::codec::io::copy(tensor, out)?;
     Ok(())
 }
 

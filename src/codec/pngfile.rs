@@ -39,9 +39,17 @@ fn png_error(error: png::DecodingError) -> Error {
     Error::Png(error.to_string())
 }
 
-/// Decodes once, expanding what numpy users expect expanded: palettes to RGB(A), gray below
-/// 8 bits to 8 bits. tRNS on gray or RGB is left alone, as Pillow leaves it.
-fn decode(bytes: &[u8]) -> Result<Decoded> {
+type PngReader<'b> = png::Reader<Cursor<&'b [u8]>>;
+
+/// Reads the chunks before the pixels, choosing to expand what numpy users expect expanded:
+/// palettes to RGB(A), gray below 8 bits to 8 bits. tRNS on gray or RGB is left alone, as
+/// Pillow leaves it.
+fn open(bytes: &[u8]) -> Result<(PngReader<'_>, Color)> {
+    if !bytes.starts_with(SIGNATURE) {
+        return Err(Error::Png(
+            "does not start with the PNG signature".to_string(),
+        ));
+    }
     let mut decoder = png::Decoder::new(Cursor::new(bytes));
     decoder.set_limits(png::Limits {
         bytes: MAX_PIXEL_BYTES,
@@ -53,7 +61,15 @@ fn decode(bytes: &[u8]) -> Result<Decoded> {
     } else {
         Transformations::IDENTITY
     });
-    let mut reader = decoder.read_info().map_err(png_error)?;
+    let reader = decoder.read_info().map_err(png_error)?;
+    let (color_type, depth) = reader.output_color_type();
+    let color = color_of(color_type, depth)?;
+    Ok((reader, color))
+}
+
+/// Decodes the pixels: the one full decode each path makes.
+fn decode(bytes: &[u8]) -> Result<Decoded> {
+    let (mut reader, color) = open(bytes)?;
     let size = reader
         .output_buffer_size()
         .filter(|&size| size <= MAX_PIXEL_BYTES)
@@ -61,8 +77,6 @@ fn decode(bytes: &[u8]) -> Result<Decoded> {
     let mut pixels = vec![0u8; size];
     let frame = reader.next_frame(&mut pixels).map_err(png_error)?;
     pixels.truncate(frame.buffer_size());
-    let (color_type, depth) = reader.output_color_type();
-    let color = color_of(color_type, depth)?;
     Ok(Decoded {
         width: frame.width,
         height: frame.height,
@@ -91,11 +105,6 @@ fn color_of(color_type: ColorType, depth: BitDepth) -> Result<Color> {
 
 /// Reads a PNG file into the model, keeping its bytes; decodes it once to check it.
 pub fn read(bytes: Vec<u8>) -> Result<Image> {
-    if !bytes.starts_with(SIGNATURE) {
-        return Err(Error::Png(
-            "does not start with the PNG signature".to_string(),
-        ));
-    }
     let decoded = decode(&bytes)?;
     Ok(Image {
         width: decoded.width,
@@ -103,6 +112,24 @@ pub fn read(bytes: Vec<u8>) -> Result<Image> {
         color: decoded.color,
         bytes,
     })
+}
+
+/// Reads a PNG file into the model from its chunks alone, without decoding the pixels: for
+/// images that will be decoded or checked once they are written anyway.
+pub fn read_header(bytes: Vec<u8>) -> Result<Image> {
+    let (reader, color) = open(&bytes)?;
+    let (width, height) = reader.info().size();
+    Ok(Image {
+        width,
+        height,
+        color,
+        bytes,
+    })
+}
+
+/// Checks that the whole image decodes.
+pub fn check(image: &Image) -> Result<()> {
+    decode(&image.bytes).map(|_| ())
 }
 
 /// The pixels as numpy gives them for `numpy.asarray(PIL.Image.open(path))`: `(H, W)` for

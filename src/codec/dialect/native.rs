@@ -94,7 +94,8 @@ fn write_tensor(tensor: &mut Tensor, out: &mut dyn Write, options: &WriteOptions
     match options.compression {
         Some(compression) => {
             object.value("compression", json!(compression.name()))?;
-            let level = flate2::Compression::default();
+            // The fastest level: at base64 speeds, higher levels cost far more than they save.
+            let level = flate2::Compression::fast();
             match compression {
                 Compression::Zlib => {
                     let mut deflated = flate2::read::ZlibEncoder::new(tensor, level);
