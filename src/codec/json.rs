@@ -110,9 +110,9 @@ impl<R: BufRead> Scanner<R> {
         self.peek_token()?;
         let mut text = Vec::new();
         let mut depth = 0usize;
-        let mut in_string = false;
-        let mut escaped = false;
+        let mut strings = StringState::default();
         loop {
+            let in_string = strings.in_string;
             let Some(byte) = self.peek()? else {
                 if depth == 0 && !in_string && !text.is_empty() {
                     return Ok(text);
@@ -127,16 +127,8 @@ impl<R: BufRead> Scanner<R> {
             if text.len() > limit {
                 return Err(self.error(format!("a value is longer than {limit} bytes")));
             }
-            if in_string {
-                match (escaped, byte) {
-                    (true, _) => escaped = false,
-                    (false, b'\\') => escaped = true,
-                    (false, b'"') => in_string = false,
-                    (false, _) => {}
-                }
-            } else {
+            if !strings.step(byte) {
                 match byte {
-                    b'"' => in_string = true,
                     b'{' | b'[' => depth += 1,
                     b'}' | b']' => depth = depth.saturating_sub(1),
                     _ => {}
@@ -145,7 +137,11 @@ impl<R: BufRead> Scanner<R> {
                     return Err(self.error(format!("nesting is deeper than {MAX_DEPTH}")));
                 }
             }
-            if depth == 0 && !in_string && matches!(byte, b'"' | b'}' | b']') && text.len() > 1 {
+            if depth == 0
+                && !strings.in_string
+                && matches!(byte, b'"' | b'}' | b']')
+                && text.len() > 1
+            {
                 return Ok(text);
             }
         }
@@ -198,25 +194,41 @@ impl<R: BufRead> Scanner<R> {
     }
 }
 
+/// Where the bytes of JSON text stand relative to strings, followed byte by byte.
+#[derive(Default)]
+struct StringState {
+    in_string: bool,
+    escaped: bool,
+}
+
+impl StringState {
+    /// Steps over `byte`; true if it belongs to a string, its quotes included.
+    fn step(&mut self, byte: u8) -> bool {
+        if self.in_string {
+            match (self.escaped, byte) {
+                (true, _) => self.escaped = false,
+                (false, b'\\') => self.escaped = true,
+                (false, b'"') => self.in_string = false,
+                (false, _) => {}
+            }
+            return true;
+        }
+        self.in_string = byte == b'"';
+        self.in_string
+    }
+}
+
 /// Puts quotes around the `NaN`, `Infinity` and `-Infinity` tokens outside strings; `None`
 /// if there are none.
 fn quote_non_finite(text: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(text.len() + 16);
-    let mut in_string = false;
-    let mut escaped = false;
+    let mut strings = StringState::default();
     let mut index = 0;
     let mut found = false;
     while index < text.len() {
         let byte = text[index];
-        if in_string {
-            match (escaped, byte) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                (false, _) => {}
-            }
-        } else if byte == b'"' {
-            in_string = true;
+        if strings.step(byte) {
+            // Inside a string (or its quotes): copied as it is.
         } else if let Some(token) = ["NaN", "Infinity", "-Infinity"]
             .iter()
             .find(|token| text[index..].starts_with(token.as_bytes()))
