@@ -22,6 +22,11 @@ const BUFFER: usize = 1 << 20;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Ctrl-C ends the process without running destructors: remove the temporary file here.
+    let _ = ctrlc::set_handler(|| {
+        tensorjson::output::remove_temporaries();
+        std::process::exit(130);
+    });
     let result = match cli.command {
         Command::Encode(args) => encode(args, cli.quiet),
         Command::Decode(args) => decode(args, cli.quiet),

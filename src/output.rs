@@ -4,8 +4,28 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use tempfile::NamedTempFile;
+
+/// Temporary files being written, for [`remove_temporaries`] to clean up on Ctrl-C, when no
+/// destructor runs.
+static TEMPORARIES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Removes every temporary file not yet renamed into place. For a signal handler.
+pub fn remove_temporaries() {
+    if let Ok(paths) = TEMPORARIES.lock() {
+        for path in paths.iter() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+fn forget_temporary(path: &Path) {
+    if let Ok(mut paths) = TEMPORARIES.lock() {
+        paths.retain(|kept| kept != path);
+    }
+}
 
 /// A file being written; dropped without [`AtomicFile::commit`], it is removed.
 pub struct AtomicFile {
@@ -30,6 +50,9 @@ impl AtomicFile {
         let temporary = builder
             .tempfile_in(directory)
             .map_err(without_temporary_path)?;
+        if let Ok(mut paths) = TEMPORARIES.lock() {
+            paths.push(temporary.path().to_path_buf());
+        }
         Ok(AtomicFile {
             target: target.to_path_buf(),
             writer: BufWriter::with_capacity(1 << 20, temporary),
@@ -44,7 +67,10 @@ impl AtomicFile {
             .writer
             .into_inner()
             .map_err(|error| error.into_error())?;
-        temporary.persist(&self.target).map_err(|error| error.error)
+        let path = temporary.path().to_path_buf();
+        let persisted = temporary.persist(&self.target).map_err(|error| error.error);
+        forget_temporary(&path);
+        persisted
     }
 }
 

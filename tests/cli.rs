@@ -405,3 +405,83 @@ fn a_long_run_on_a_terminal_shows_progress_unless_quiet() {
     };
     assert!(!shown.contains("tensorjson"), "{shown:?}");
 }
+
+/// Starts `decode - -o out.npy` over an existing out.npy, feeds it half of a large envelope,
+/// waits for its temporary file, sends `signal`, and returns the directory and the status.
+#[cfg(unix)]
+fn interrupt_mid_write(signal: &str) -> (tempfile::TempDir, std::process::ExitStatus) {
+    use std::io::Write;
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("out.npy"), b"the old file").unwrap();
+    let bytes = vec![7u8; 24 << 20];
+    let data = base64::engine::general_purpose::STANDARD.encode(&bytes);
+    let json = format!(
+        r#"{{"kind":"tensor","dtype":"uint8","shape":[{}],"data":"{data}"}}"#,
+        bytes.len()
+    );
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("tensorjson"))
+        .args(["decode", "-", "-o"])
+        .arg(dir.path().join("out.npy"))
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&json.as_bytes()[..json.len() / 2]).unwrap();
+    let started = Instant::now();
+    while temporaries(dir.path()).is_empty() && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        !temporaries(dir.path()).is_empty(),
+        "no temporary file appeared"
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let pid = child.id().to_string();
+    let killed = std::process::Command::new("kill")
+        .args([signal, &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    drop(stdin);
+    (dir, status)
+}
+
+fn temporaries(dir: &Path) -> Vec<PathBuf> {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| {
+            path.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with(".tensorjson-")
+        })
+        .collect()
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_mid_write_removes_the_temporary_file_and_keeps_the_old_output() {
+    let (dir, status) = interrupt_mid_write("-INT");
+    assert_eq!(status.code(), Some(130));
+    assert_eq!(
+        fs::read(dir.path().join("out.npy")).unwrap(),
+        b"the old file"
+    );
+    assert_eq!(temporaries(dir.path()), Vec::<PathBuf>::new());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_process_killed_mid_write_leaves_the_old_output_whole() {
+    // SIGKILL runs no handler: the temporary file stays, but the output is never partial.
+    let (dir, status) = interrupt_mid_write("-KILL");
+    assert_eq!(status.code(), None);
+    assert_eq!(
+        fs::read(dir.path().join("out.npy")).unwrap(),
+        b"the old file"
+    );
+}
