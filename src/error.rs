@@ -38,8 +38,12 @@ pub enum Error {
     #[error("invalid base64 in `{field}`: {detail}")]
     Base64 { field: String, detail: String },
 
-    #[error("invalid zlib data in `{field}`: {detail}")]
-    Zlib { field: String, detail: String },
+    #[error("invalid {compression} data in `{field}`: {detail}")]
+    Decompress {
+        compression: &'static str,
+        field: String,
+        detail: String,
+    },
 
     #[error("invalid JSON: {0}")]
     Json(String),

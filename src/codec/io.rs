@@ -47,7 +47,6 @@ pub trait Payload: Read {
 impl Payload for &[u8] {}
 impl Payload for std::fs::File {}
 impl Payload for io::Cursor<Vec<u8>> {}
-impl<R: Read + ?Sized> Payload for io::Take<&mut R> {}
 impl<P: Payload + ?Sized> Payload for Box<P> {
     fn finish(&mut self) -> Result<()> {
         (**self).finish()

@@ -18,9 +18,6 @@ use crate::codec::model::Item;
 use crate::codec::pngfile::Layout;
 use crate::error::{Error, Result};
 
-/// Largest PNG file read whole.
-const MAX_PNG_FILE: u64 = 1 << 30;
-
 /// How `encode` writes its JSON: one style per dialect that can be written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Style {
@@ -126,7 +123,9 @@ pub fn read_binary<'a>(input: impl Read + 'a) -> Result<Item<'a>> {
     }
     if magic == pngfile::SIGNATURE {
         let mut bytes = Vec::new();
-        whole.take(MAX_PNG_FILE).read_to_end(&mut bytes)?;
+        whole
+            .take(pngfile::MAX_FILE_BYTES)
+            .read_to_end(&mut bytes)?;
         return Ok(Item::Image(pngfile::read(bytes)?));
     }
     Err(Error::UnknownInput {

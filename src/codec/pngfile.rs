@@ -14,6 +14,9 @@ use crate::error::{Error, Result};
 /// The eight bytes every PNG file starts with.
 pub const SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
 
+/// Largest PNG file read whole, from a file or from base64 in JSON.
+pub const MAX_FILE_BYTES: u64 = 1 << 30;
+
 /// Largest decoded image accepted, checked from the header before any pixel is decoded.
 pub const MAX_PIXEL_BYTES: usize = 1 << 30;
 

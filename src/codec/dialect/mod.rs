@@ -45,8 +45,6 @@ const SPILL: usize = 1 << 20;
 /// Largest JSON text of a non-string value (a list of numbers, say). serde_json's `Value`
 /// takes up to 17 times the text, so this bounds memory at a few hundred MiB.
 const MAX_VALUE: usize = 16 << 20;
-/// Largest encoded image accepted.
-const MAX_IMAGE_FILE: u64 = 1 << 30;
 
 /// What the user told `decode` about the document.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -317,9 +315,7 @@ fn read_top_string<'a, R: BufRead + 'a>(
     options: &ReadOptions,
 ) -> Result<Item<'a>> {
     let mut string = scanner.string()?;
-    let mut head = vec![0u8; HEAD];
-    let filled = read_full(&mut string, &mut head)?;
-    head.truncate(filled);
+    let head = read_head(&mut string, HEAD)?;
     let Some(plan) = plan_string(&head) else {
         let shown: String = String::from_utf8_lossy(&head).chars().take(16).collect();
         return Err(no_dialect(&format!("a string starting {shown:?}")));
@@ -331,6 +327,14 @@ fn read_top_string<'a, R: BufRead + 'a>(
         plan: plan?,
     };
     live.open(options)
+}
+
+/// The first `length` bytes of a string (fewer if it is shorter).
+fn read_head(string: &mut impl Read, length: usize) -> Result<Vec<u8>> {
+    let mut head = vec![0u8; length];
+    let filled = read_full(string, &mut head)?;
+    head.truncate(filled);
+    Ok(head)
 }
 
 /// A large string kept aside while the rest of the document is read.
@@ -372,10 +376,8 @@ fn read_members<R: BufRead>(
             continue;
         }
         let mut string = scanner.string()?;
-        let mut head = vec![0u8; HEAD + 1];
-        let filled = read_full(&mut string, &mut head)?;
-        head.truncate(filled);
-        if filled <= HEAD {
+        let head = read_head(&mut string, HEAD + 1)?;
+        if head.len() <= HEAD {
             let text = String::from_utf8(head).map_err(|_| string.error("invalid UTF-8"))?;
             document.fields.insert(key, Value::String(text));
             scanner = string.into_scanner()?;
@@ -575,7 +577,7 @@ fn open_plan<'a>(plan: Plan, source: Source<'a>, options: &ReadOptions) -> Resul
             let mut decoded = DecodeReader::new(skip(text, count)?, field);
             let mut bytes = Vec::new();
             (&mut decoded)
-                .take(MAX_IMAGE_FILE)
+                .take(pngfile::MAX_FILE_BYTES)
                 .read_to_end(&mut bytes)?;
             decoded.finish()?;
             // Checked in full where it is written (`write_binary`), which decodes it once.
@@ -679,6 +681,7 @@ fn skip<'a>(mut text: Box<dyn Payload + 'a>, count: usize) -> Result<Box<dyn Pay
 /// Decompression of a payload, its errors named after the field.
 struct Inflate<R: Read> {
     decoder: Decoder<R>,
+    compression: Compression,
     field: String,
 }
 
@@ -693,7 +696,11 @@ impl<R: Read> Inflate<R> {
             Compression::Zlib => Decoder::Zlib(flate2::read::ZlibDecoder::new(inner)),
             Compression::Gzip => Decoder::Gzip(flate2::read::GzDecoder::new(inner)),
         };
-        Inflate { decoder, field }
+        Inflate {
+            decoder,
+            compression,
+            field,
+        }
     }
 
     fn inner(&mut self) -> &mut R {
@@ -714,7 +721,8 @@ impl<R: Read> Read for Inflate<R> {
             if error.get_ref().is_some_and(|inner| inner.is::<Error>()) {
                 return error;
             }
-            Error::Zlib {
+            Error::Decompress {
+                compression: self.compression.name(),
                 field: self.field.clone(),
                 detail: error.to_string(),
             }
