@@ -58,7 +58,7 @@ fn named(path: Option<PathBuf>) -> Option<PathBuf> {
 }
 
 struct Input {
-    reader: Box<dyn BufRead>,
+    reader: Box<dyn BufRead + Send>,
     name: String,
     path: Option<PathBuf>,
 }

@@ -1,6 +1,8 @@
 //! Chunked base64 over `Read`/`Write`, with the SIMD engine, so that memory stays flat.
 
 use std::io::{self, Read, Write};
+use std::sync::mpsc;
+use std::thread;
 
 use base64::engine::general_purpose::{GeneralPurposeConfig, PAD};
 use base64::engine::{DecodePaddingMode, Simd};
@@ -10,7 +12,7 @@ use crate::codec::io::{read_full, Payload};
 use crate::error::Error;
 
 /// Bytes of binary input per encoded chunk: a multiple of 3, so chunks join without padding.
-const ENCODE_CHUNK: usize = 3 << 20;
+const ENCODE_CHUNK: usize = 3 << 19;
 /// Characters of base64 text per decoded chunk: a multiple of 4.
 const DECODE_CHUNK: usize = 4 << 20;
 
@@ -20,10 +22,53 @@ fn lenient() -> GeneralPurposeConfig {
 
 /// Reads `reader` to its end and writes it to `out` as standard padded base64.
 /// Returns the number of binary bytes read.
-pub fn encode_stream(reader: &mut dyn Read, out: &mut dyn Write) -> io::Result<u64> {
-    let engine = Simd::standard(PAD);
+///
+/// Input larger than one chunk is read and encoded on a second thread while this one
+/// writes, so a run costs the slower of the two sides rather than their sum.
+pub fn encode_stream(reader: &mut (dyn Read + Send), out: &mut dyn Write) -> io::Result<u64> {
     let mut input = vec![0u8; ENCODE_CHUNK];
+    let filled = read_full(reader, &mut input)?;
     let mut output = vec![0u8; ENCODE_CHUNK / 3 * 4];
+    encode_chunk(&input[..filled], &mut output);
+    out.write_all(&output)?;
+    if filled < ENCODE_CHUNK {
+        return Ok(filled as u64);
+    }
+    let rest = thread::scope(|scope| {
+        let (full_tx, full_rx) = mpsc::sync_channel::<Vec<u8>>(1);
+        let (empty_tx, empty_rx) = mpsc::channel::<Vec<u8>>();
+        // Two buffers in turn: one being filled while the other is written. Both are made
+        // here, so the second thread allocates nothing.
+        let _ = empty_tx.send(output);
+        let _ = empty_tx.send(vec![0u8; ENCODE_CHUNK / 3 * 4]);
+        let producer = scope.spawn(move || produce(reader, input, empty_rx, full_tx));
+        let written = consume(out, full_rx, empty_tx);
+        // The producer stops on its own once the channels close, which returning from
+        // `consume` does.
+        let read = producer
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        written.and(read)
+    })?;
+    Ok(filled as u64 + rest)
+}
+
+/// Encodes `input` into the front of `output` and cuts `output` to the encoded length.
+fn encode_chunk(input: &[u8], output: &mut Vec<u8>) {
+    output.resize(input.len().div_ceil(3) * 4, 0);
+    let written = Simd::standard(PAD)
+        .encode_slice(input, output)
+        .expect("output buffer holds a whole encoded chunk");
+    output.truncate(written);
+}
+
+/// The reading side of [`encode_stream`]: encodes chunks into buffers the writer hands back.
+fn produce(
+    reader: &mut (dyn Read + Send),
+    mut input: Vec<u8>,
+    empty: mpsc::Receiver<Vec<u8>>,
+    full: mpsc::SyncSender<Vec<u8>>,
+) -> io::Result<u64> {
     let mut total = 0u64;
     loop {
         let filled = read_full(reader, &mut input)?;
@@ -31,14 +76,27 @@ pub fn encode_stream(reader: &mut dyn Read, out: &mut dyn Write) -> io::Result<u
             return Ok(total);
         }
         total += filled as u64;
-        let written = engine
-            .encode_slice(&input[..filled], &mut output)
-            .expect("output buffer holds a whole encoded chunk");
-        out.write_all(&output[..written])?;
-        if filled < input.len() {
+        let Ok(mut output) = empty.recv() else {
+            return Ok(total); // the writer failed and reports why
+        };
+        encode_chunk(&input[..filled], &mut output);
+        if full.send(output).is_err() || filled < input.len() {
             return Ok(total);
         }
     }
+}
+
+/// The writing side of [`encode_stream`].
+fn consume(
+    out: &mut dyn Write,
+    full: mpsc::Receiver<Vec<u8>>,
+    empty: mpsc::Sender<Vec<u8>>,
+) -> io::Result<()> {
+    for output in full {
+        out.write_all(&output)?;
+        let _ = empty.send(output);
+    }
+    Ok(())
 }
 
 /// Decodes base64 text read from `inner` into binary, chunk by chunk. Accepts the standard
@@ -220,12 +278,68 @@ mod tests {
             ENCODE_CHUNK - 1,
             ENCODE_CHUNK,
             ENCODE_CHUNK + 2,
+            3 * ENCODE_CHUNK,
+            4 * ENCODE_CHUNK + 1,
         ] {
             let data: Vec<u8> = (0..length).map(|i| (i * 7 % 251) as u8).collect();
             let mut out = Vec::new();
             let count = encode_stream(&mut data.as_slice(), &mut out).unwrap();
             assert_eq!(count, length as u64);
             assert_eq!(out, STANDARD.encode(&data).into_bytes(), "length {length}");
+        }
+    }
+
+    /// Yields `good` bytes, then fails.
+    struct FailingReader {
+        good: usize,
+    }
+
+    impl Read for FailingReader {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.good == 0 {
+                return Err(io::Error::other("disk on fire"));
+            }
+            let count = buf.len().min(self.good);
+            buf[..count].fill(7);
+            self.good -= count;
+            Ok(count)
+        }
+    }
+
+    /// Accepts `room` bytes, then fails as a closed pipe does.
+    struct ClosedPipe {
+        room: usize,
+    }
+
+    impl Write for ClosedPipe {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.room == 0 {
+                return Err(io::ErrorKind::BrokenPipe.into());
+            }
+            let count = buf.len().min(self.room);
+            self.room -= count;
+            Ok(count)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_read_error_on_either_side_of_the_first_chunk_is_returned() {
+        for good in [10, ENCODE_CHUNK + 10, 5 * ENCODE_CHUNK] {
+            let error = encode_stream(&mut FailingReader { good }, &mut io::sink()).unwrap_err();
+            assert_eq!(error.to_string(), "disk on fire", "after {good} bytes");
+        }
+    }
+
+    #[test]
+    fn a_closed_output_stops_the_reader_and_is_returned() {
+        let data = vec![1u8; 8 * ENCODE_CHUNK];
+        for room in [0, 100, 3 * ENCODE_CHUNK] {
+            let error = encode_stream(&mut data.as_slice(), &mut ClosedPipe { room }).unwrap_err();
+            assert_eq!(error.kind(), io::ErrorKind::BrokenPipe, "room {room}");
         }
     }
 

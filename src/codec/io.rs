@@ -38,7 +38,7 @@ pub fn copy(
 
 /// The bytes of a tensor as they come from their source. Once they have been read to the end,
 /// `finish` checks whatever follows them in the source (the rest of a JSON document, say).
-pub trait Payload: Read {
+pub trait Payload: Read + Send {
     fn finish(&mut self) -> Result<()> {
         Ok(())
     }
@@ -67,4 +67,4 @@ impl<R: Read> Read for Plain<R> {
     }
 }
 
-impl<R: Read> Payload for Plain<R> {}
+impl<R: Read + Send> Payload for Plain<R> {}

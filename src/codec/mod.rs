@@ -112,7 +112,7 @@ impl Format {
 }
 
 /// Reads a `.npy` file or a PNG image, told apart by their first bytes.
-pub fn read_binary<'a>(input: impl Read + 'a) -> Result<Item<'a>> {
+pub fn read_binary<'a>(input: impl Read + Send + 'a) -> Result<Item<'a>> {
     let mut input = input;
     let mut magic = [0u8; 8];
     let filled = read_full(&mut input, &mut magic)?;
@@ -142,7 +142,7 @@ fn describe_start(magic: &[u8]) -> String {
 }
 
 /// Reads JSON in any dialect `decode` knows.
-pub fn read_json<'a>(input: impl BufRead + 'a, options: &ReadOptions) -> Result<Item<'a>> {
+pub fn read_json<'a>(input: impl BufRead + Send + 'a, options: &ReadOptions) -> Result<Item<'a>> {
     dialect::read(input, options)
 }
 

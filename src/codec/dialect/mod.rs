@@ -254,7 +254,7 @@ fn no_dialect(found: &str) -> Error {
 }
 
 /// Reads a JSON document in any known dialect into the model.
-pub fn read<'a, R: BufRead + 'a>(input: R, options: &ReadOptions) -> Result<Item<'a>> {
+pub fn read<'a, R: BufRead + Send + 'a>(input: R, options: &ReadOptions) -> Result<Item<'a>> {
     let mut scanner = Scanner::new(input);
     match scanner.peek_token()? {
         Some(b'{') => {
@@ -310,7 +310,7 @@ fn plan_string(head: &[u8]) -> Option<Result<Plan>> {
     data_url::plan(&text, Path::new())
 }
 
-fn read_top_string<'a, R: BufRead + 'a>(
+fn read_top_string<'a, R: BufRead + Send + 'a>(
     scanner: Scanner<R>,
     options: &ReadOptions,
 ) -> Result<Item<'a>> {
@@ -476,7 +476,7 @@ struct Live<R> {
     plan: Plan,
 }
 
-impl<'a, R: BufRead + 'a> Live<R> {
+impl<'a, R: BufRead + Send + 'a> Live<R> {
     fn open(self, options: &ReadOptions) -> Result<Item<'a>> {
         let plan = self.plan.clone();
         open_plan(plan, Source::Text(Box::new(self)), options)
@@ -496,7 +496,7 @@ impl<R: BufRead> Read for Live<R> {
     }
 }
 
-impl<R: BufRead> Payload for Live<R> {
+impl<R: BufRead + Send> Payload for Live<R> {
     fn finish(&mut self) -> Result<()> {
         let Some(string) = self.string.take() else {
             return Ok(());

@@ -74,7 +74,12 @@ impl<'w> ObjectWriter<'w> {
     }
 
     /// A string member holding `prefix` and the base64 of everything `reader` yields.
-    pub fn base64(&mut self, key: &str, prefix: &str, reader: &mut dyn Read) -> Result<()> {
+    pub fn base64(
+        &mut self,
+        key: &str,
+        prefix: &str,
+        reader: &mut (dyn Read + Send),
+    ) -> Result<()> {
         self.raw(key, |out| write_base64_string(out, prefix, reader))
     }
 
@@ -101,7 +106,11 @@ impl<'w> ObjectWriter<'w> {
 }
 
 /// `"<prefix><base64>"`, streamed.
-pub fn write_base64_string(out: &mut dyn Write, prefix: &str, reader: &mut dyn Read) -> Result<()> {
+pub fn write_base64_string(
+    out: &mut dyn Write,
+    prefix: &str,
+    reader: &mut (dyn Read + Send),
+) -> Result<()> {
     out.write_all(b"\"")?;
     out.write_all(prefix.as_bytes())?;
     b64::encode_stream(reader, out)?;
