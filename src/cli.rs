@@ -1,9 +1,11 @@
 //! The command line, declared with clap. Only this file and `main.rs` know about clap.
 
+use std::fmt;
 use std::path::PathBuf;
+use std::str::FromStr;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use tensorjson::codec::dialect::Compression;
+use tensorjson::codec::dialect::{Compression, DEFAULT_MAX_BYTES};
 use tensorjson::codec::pngfile::Layout;
 use tensorjson::codec::{Format, Style};
 use tensorjson::{Color, Dtype};
@@ -85,6 +87,55 @@ pub struct DecodeArgs {
     /// dtype of numbers where the JSON does not say (plain lists, TF Serving).
     #[arg(long, value_parser = parse_dtype)]
     pub dtype: Option<Dtype>,
+    /// Largest decoded payload (a tensor's data, a PNG file) to accept, checked before it is
+    /// read: bytes, or with a suffix K, M, G or T (powers of 1024), or `none`.
+    #[arg(long, value_name = "SIZE", default_value_t = ByteSize(DEFAULT_MAX_BYTES))]
+    pub max_bytes: ByteSize,
+}
+
+/// A size in bytes, written as people write it: `4G`, `512M`, `1000`, or `none`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ByteSize(pub u64);
+
+const UNITS: [(char, u32); 4] = [('T', 40), ('G', 30), ('M', 20), ('K', 10)];
+
+impl FromStr for ByteSize {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        if text.eq_ignore_ascii_case("none") {
+            return Ok(ByteSize(u64::MAX));
+        }
+        let upper = text.to_ascii_uppercase();
+        let digits = upper.trim_end_matches("IB").trim_end_matches('B');
+        let (digits, shift) = match UNITS.iter().find(|(unit, _)| digits.ends_with(*unit)) {
+            Some(&(_, shift)) => (&digits[..digits.len() - 1], shift),
+            None => (digits, 0),
+        };
+        digits
+            .parse::<u64>()
+            .ok()
+            .and_then(|count| count.checked_mul(1 << shift))
+            .map(ByteSize)
+            .ok_or_else(|| {
+                format!("expected a size such as 1000, 512M or 4G, or none; found {text:?}")
+            })
+    }
+}
+
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        if self.0 == u64::MAX {
+            return f.write_str("none");
+        }
+        match UNITS
+            .iter()
+            .find(|&&(_, shift)| self.0 != 0 && self.0 % (1 << shift) == 0)
+        {
+            Some(&(unit, shift)) => write!(f, "{}{unit}", self.0 >> shift),
+            None => write!(f, "{}", self.0),
+        }
+    }
 }
 
 fn parse_dtype(text: &str) -> Result<Dtype, String> {
@@ -198,5 +249,28 @@ mod tests {
     fn clap_definition_is_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes_read_as_written_and_print_back_the_same() {
+        for (text, bytes) in [
+            ("1000", 1000),
+            ("0", 0),
+            ("512M", 512 << 20),
+            ("4G", 4 << 30),
+            ("4GiB", 4 << 30),
+            ("4gb", 4 << 30),
+            ("2T", 2 << 40),
+            ("3k", 3 << 10),
+            ("none", u64::MAX),
+        ] {
+            assert_eq!(text.parse::<ByteSize>(), Ok(ByteSize(bytes)), "{text}");
+            let shown = ByteSize(bytes).to_string();
+            assert_eq!(shown.parse::<ByteSize>(), Ok(ByteSize(bytes)), "{shown}");
+        }
+        assert_eq!(ByteSize(4 << 30).to_string(), "4G");
+        for bad in ["", "G", "-1", "1.5G", "4X", "99999999999T"] {
+            assert!(bad.parse::<ByteSize>().is_err(), "{bad:?} was accepted");
+        }
     }
 }

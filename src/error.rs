@@ -35,6 +35,18 @@ pub enum Error {
         dtype: &'static str,
     },
 
+    /// Decoded data larger than a limit: the user's `--max-bytes`, or a fixed bound on what is
+    /// held in memory.
+    #[error("{what} is {size}, over the limit of {limit} bytes{hint}")]
+    TooLarge {
+        what: &'static str,
+        /// "N bytes", or "larger" when reading stopped at the limit.
+        size: String,
+        limit: u64,
+        /// How to raise the limit, if it can be raised.
+        hint: &'static str,
+    },
+
     #[error("invalid base64 in `{field}`: {detail}")]
     Base64 { field: String, detail: String },
 

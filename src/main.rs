@@ -175,6 +175,7 @@ fn decode(args: DecodeArgs, quiet: bool) -> Result<()> {
     let options = ReadOptions {
         name: args.name,
         dtype: args.dtype,
+        max_bytes: args.max_bytes.0,
     };
     let item = codec::read_json(input.reader, &options).with_context(|| name.clone())?;
     codec::write_binary(item, &mut output, format, args.layout.into()).with_context(|| name)?;

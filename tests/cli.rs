@@ -133,6 +133,33 @@ fn pipelines_through_stdin_and_stdout() {
 }
 
 #[test]
+fn max_bytes_admits_data_of_exactly_that_size() {
+    let npy = Path::new("fixtures/npy/float64_be_f.npy");
+    let envelope = fs::read(beside(npy, "expected.json")).unwrap();
+    let canonical = fs::read(beside(npy, "canonical.npy")).unwrap();
+    let parsed: TensorEnvelope = serde_json::from_slice(&envelope).unwrap();
+    let data_bytes = base64(&parsed.data).len();
+    let decode = |limit: String| {
+        tensorjson()
+            .args(["decode", "--to", "npy", "--max-bytes", &limit])
+            .write_stdin(envelope.clone())
+            .assert()
+    };
+    let out = decode(data_bytes.to_string())
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(out == canonical);
+    decode((data_bytes - 1).to_string())
+        .failure()
+        .stderr(predicates::str::contains(format!(
+            "the decoded data is {data_bytes} bytes, over the limit of {} bytes",
+            data_bytes - 1
+        )));
+}
+
+#[test]
 fn encode_to_a_file_with_pretty_and_zlib() {
     let dir = tempfile::tempdir().unwrap();
     let npy = Path::new("fixtures/npy/int32_be_c.npy");

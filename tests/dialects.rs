@@ -51,7 +51,10 @@ fn encode(item: Item, style: Style) -> tensorjson::Result<Vec<u8>> {
 
 /// Decodes JSON to the model and back to `.npy` data bytes, with the dtype and shape.
 fn decode(json: &[u8], dtype: Option<Dtype>) -> (Dtype, Vec<usize>, Vec<u8>) {
-    let options = ReadOptions { name: None, dtype };
+    let options = ReadOptions {
+        dtype,
+        ..ReadOptions::default()
+    };
     match codec::read_json(json, &options).unwrap() {
         Item::Tensor(tensor) => {
             let (dtype, shape) = (tensor.header.dtype, tensor.header.shape.clone());
@@ -226,7 +229,7 @@ fn kserve_names_pick_a_tensor_and_are_listed_when_missing() {
     assert!(error.to_string().contains(r#"["a", "b"]"#), "{error}");
     let options = ReadOptions {
         name: Some("b".to_string()),
-        dtype: None,
+        ..ReadOptions::default()
     };
     let Item::Tensor(tensor) = codec::read_json(&json[..], &options).unwrap() else {
         panic!()

@@ -203,7 +203,7 @@ enum Limit {
 /// existing output file, and from standard input (`-`); each must fail by the rules.
 /// Returns the stderr of the first run.
 fn check_bad_input(
-    command: &str,
+    command: &[&str],
     input_name: &str,
     input: &[u8],
     output_name: &str,
@@ -212,14 +212,18 @@ fn check_bad_input(
 ) -> String {
     let scratch = Scratch::new();
     scratch.write(input_name, input);
-    let run = |args: &[&str], stdin: Option<&[u8]>| match limit {
-        Limit::Unbounded => scratch.run(args, stdin),
-        Limit::Bounded => scratch.run_bounded(args, stdin),
+    let run = |args: &[&str], stdin: Option<&[u8]>| {
+        let args = [command, args].concat();
+        match limit {
+            Limit::Unbounded => scratch.run(&args, stdin),
+            Limit::Bounded => scratch.run_bounded(&args, stdin),
+        }
     };
+    let command = command.join(" ");
 
     // 1. To a new file: nothing may appear.
     let context = format!("{command} {input_name} -o {output_name}");
-    let first = run(&[command, input_name, "-o", output_name], None);
+    let first = run(&[input_name, "-o", output_name], None);
     first.assert_failure(1, input_name, phrases, &context);
     first.assert_fast(&context);
     assert!(
@@ -231,7 +235,7 @@ fn check_bad_input(
     // 2. Over an existing file: it must keep its content.
     scratch.write(output_name, SENTINEL);
     let context = format!("{command} {input_name} -o {output_name} (existing)");
-    let second = run(&[command, input_name, "-o", output_name], None);
+    let second = run(&[input_name, "-o", output_name], None);
     second.assert_failure(1, input_name, phrases, &context);
     assert_eq!(
         scratch.read(output_name),
@@ -243,7 +247,7 @@ fn check_bad_input(
 
     // 3. From standard input: the message names `<stdin>`.
     let context = format!("{command} - -o {output_name} < {input_name}");
-    let third = run(&[command, "-", "-o", output_name], Some(input));
+    let third = run(&["-", "-o", output_name], Some(input));
     third.assert_failure(1, "<stdin>", phrases, &context);
     assert!(
         !scratch.exists(output_name),
@@ -258,7 +262,7 @@ fn check_bad_input(
 
 fn encode_fails(input_name: &str, input: &[u8], phrases: &[&str]) -> String {
     check_bad_input(
-        "encode",
+        &["encode"],
         input_name,
         input,
         "out.json",
@@ -269,7 +273,7 @@ fn encode_fails(input_name: &str, input: &[u8], phrases: &[&str]) -> String {
 
 fn encode_fails_bounded(input_name: &str, input: &[u8], phrases: &[&str]) -> String {
     check_bad_input(
-        "encode",
+        &["encode"],
         input_name,
         input,
         "out.json",
@@ -280,7 +284,7 @@ fn encode_fails_bounded(input_name: &str, input: &[u8], phrases: &[&str]) -> Str
 
 fn decode_fails(input_name: &str, input: &[u8], phrases: &[&str]) -> String {
     check_bad_input(
-        "decode",
+        &["decode"],
         input_name,
         input,
         "out.npy",
@@ -291,7 +295,7 @@ fn decode_fails(input_name: &str, input: &[u8], phrases: &[&str]) -> String {
 
 fn decode_fails_bounded(input_name: &str, input: &[u8], phrases: &[&str]) -> String {
     check_bad_input(
-        "decode",
+        &["decode"],
         input_name,
         input,
         "out.npy",
@@ -704,7 +708,14 @@ fn encode_png_with_huge_dimensions_fails_fast() {
     png.extend(png_chunk(b"IHDR", &ihdr));
     png.extend(png_chunk(b"IDAT", &idat.finish().unwrap()));
     png.extend(png_chunk(b"IEND", b""));
-    encode_fails_bounded("huge.png", &png, &["invalid PNG", "over"]);
+    encode_fails_bounded(
+        "huge.png",
+        &png,
+        &[
+            "the image is 100000x100000 pixels, 40000000000 bytes decoded",
+            "over the limit of 1073741824 bytes",
+        ],
+    );
 }
 
 #[test]
@@ -933,10 +944,14 @@ fn decode_shape_whose_size_overflows_is_refused_up_front() {
 
 #[test]
 fn decode_huge_declared_shape_with_little_data() {
-    decode_fails_bounded(
+    // Without the size limit, short data is what stops it, allocating nothing big.
+    check_bad_input(
+        &["decode", "--max-bytes", "none"],
         "huge-shape.json",
         &tensor_json("uint8", "[1099511627776]", &[1, 2, 3]),
+        "out.npy",
         &["shorter (3 bytes)", "1099511627776 bytes"],
+        Limit::Bounded,
     );
 }
 
@@ -947,7 +962,107 @@ fn decode_huge_declared_fortran_shape_with_little_data() {
         r#""kind":"tensor","dtype":"uint8","shape":[1048576,1048576],"order":"F""#,
         "AQID",
     );
-    decode_fails_bounded("huge-fortran.json", &json, &["shorter (3 bytes)"]);
+    check_bad_input(
+        &["decode", "--max-bytes", "none"],
+        "huge-fortran.json",
+        &json,
+        "out.npy",
+        &["shorter (3 bytes)"],
+        Limit::Bounded,
+    );
+}
+
+#[test]
+fn decode_huge_declared_shape_is_over_the_default_size_limit() {
+    let stderr = decode_fails_bounded(
+        "huge-shape.json",
+        &tensor_json("uint8", "[1099511627776]", &[1, 2, 3]),
+        &[
+            "the decoded data is 1099511627776 bytes",
+            "over the limit of 4294967296 bytes",
+        ],
+    );
+    assert!(stderr.contains("--max-bytes"), "no hint: {stderr}");
+}
+
+/// Runs `decode --max-bytes LIMIT` on a bad input by the rules of [`check_bad_input`].
+fn decode_fails_over(limit: &str, input_name: &str, input: &[u8], phrases: &[&str]) {
+    let command = ["decode", "--max-bytes", limit];
+    check_bad_input(
+        &command,
+        input_name,
+        input,
+        "out.npy",
+        phrases,
+        Limit::Bounded,
+    );
+}
+
+#[test]
+fn decode_data_over_max_bytes() {
+    let phrases = [
+        "the decoded data is 1000 bytes",
+        "over the limit of 999 bytes",
+    ];
+    let json = tensor_json("uint8", "[10, 100]", &[7; 1000]);
+    decode_fails_over("999", "over.json", &json, &phrases);
+    // The same through npy-base64, whose size is in the .npy header inside the base64.
+    let npy_text = format!(
+        "\"{}\"",
+        STANDARD.encode(npy("'|u1'", "(10, 100)", &[7; 1000]))
+    );
+    decode_fails_over("999", "over-npy.json", npy_text.as_bytes(), &phrases);
+}
+
+#[test]
+fn decode_zlib_bomb_declaring_its_size_stops_at_the_limit() {
+    // Declares and inflates to exactly 1 GiB: consistent, but over a 512M limit; refused
+    // before anything is inflated.
+    let json = envelope(
+        r#""kind":"tensor","dtype":"uint8","shape":[1073741824],"compression":"zlib""#,
+        &STANDARD.encode(zlib_of_zeros(1024)),
+    );
+    decode_fails_over(
+        "512M",
+        "bomb.json",
+        &json,
+        &["1073741824 bytes", "over the limit of 536870912 bytes"],
+    );
+}
+
+#[test]
+fn decode_image_over_max_bytes() {
+    let png = fixture("png/rgb8.png");
+    assert!(png.len() > 50, "the fixture is too small for this test");
+    let json = format!("\"data:image/png;base64,{}\"", STANDARD.encode(&png));
+    decode_fails_over(
+        "50",
+        "image.json",
+        json.as_bytes(),
+        &[
+            "the decoded PNG file is larger",
+            "over the limit of 50 bytes",
+        ],
+    );
+}
+
+#[test]
+fn decode_view_larger_than_memory_bound() {
+    // A jsonpickle view with a zero stride repeats one element of a 24-element base
+    // 300 million times: 1.2 GB, under the default limit but over what views may gather.
+    let base = r#"{"py/object": "numpy.ndarray", "values": "eJwdwzERgCAAQNE/OjI6MjoyugFNjEIEIhDBCEQgghGM4D/f3YNfhuZpCkQXX27uHr49vfz4NRU2B++OPpx81g+w9w5m", "shape": [24], "dtype": "float32", "byteorder": "<"}"#;
+    let view = format!(
+        r#"{{"py/object": "numpy.ndarray", "base": {base}, "strides": [0], "shape": [300000000], "dtype": "float32"}}"#
+    );
+    decode_fails_bounded(
+        "view.json",
+        view.as_bytes(),
+        &[
+            "the array view is 1200000000 bytes",
+            "over the limit of 1073741824 bytes",
+            "gathered in memory",
+        ],
+    );
 }
 
 #[test]
@@ -1267,6 +1382,8 @@ fn bad_arguments_are_usage_errors() {
         &["decode", "good.json", "--to", "bmp"][..],
         &["encode", "x.npy", "--style", "nonsense"][..],
         &["encode", "x.npy", "--compress", "gzip"][..],
+        &["decode", "good.json", "--to", "npy", "--max-bytes", "lots"][..],
+        &["decode", "good.json", "--to", "npy", "--max-bytes", "-1"][..],
         &["frobnicate"][..],
     ] {
         let run = scratch.run(args, None);

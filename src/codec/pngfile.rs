@@ -58,6 +58,7 @@ fn open(bytes: &[u8]) -> Result<(PngReader<'_>, Color)> {
         bytes: MAX_PIXEL_BYTES,
     });
     let info = decoder.read_header_info().map_err(png_error)?;
+    check_dimensions(info)?;
     let expand = info.color_type == ColorType::Indexed || (info.bit_depth as u8) < 8;
     decoder.set_transformations(if expand {
         Transformations::EXPAND
@@ -68,6 +69,33 @@ fn open(bytes: &[u8]) -> Result<(PngReader<'_>, Color)> {
     let (color_type, depth) = reader.output_color_type();
     let color = color_of(color_type, depth)?;
     Ok((reader, color))
+}
+
+/// Refuses an image whose pixels, once expanded as [`open`] expands them, would take more
+/// than [`MAX_PIXEL_BYTES`]: from the header alone, before anything is decoded.
+fn check_dimensions(info: &png::Info) -> Result<()> {
+    let (width, height) = info.size();
+    let channels = match info.color_type {
+        ColorType::Grayscale => 1,
+        ColorType::GrayscaleAlpha => 2,
+        ColorType::Rgb => 3,
+        ColorType::Rgba | ColorType::Indexed => 4,
+    };
+    let sample_bytes = if info.bit_depth == BitDepth::Sixteen {
+        2
+    } else {
+        1
+    };
+    let bytes = u64::from(width) * u64::from(height) * channels * sample_bytes;
+    if bytes > MAX_PIXEL_BYTES as u64 {
+        return Err(Error::TooLarge {
+            what: "the image",
+            size: format!("{width}x{height} pixels, {bytes} bytes decoded"),
+            limit: MAX_PIXEL_BYTES as u64,
+            hint: " (images are decoded in memory)",
+        });
+    }
+    Ok(())
 }
 
 /// Decodes the pixels: the one full decode each path makes.

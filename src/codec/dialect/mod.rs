@@ -46,13 +46,63 @@ const SPILL: usize = 1 << 20;
 /// takes up to 17 times the text, so this bounds memory at a few hundred MiB.
 const MAX_VALUE: usize = 16 << 20;
 
+/// Largest decoded payload `decode` accepts unless told otherwise: 4 GiB, twice the largest
+/// array the benchmark moves, yet a bound on what a small compressed document can unpack to.
+pub const DEFAULT_MAX_BYTES: u64 = 4 << 30;
+
+/// Largest array view (jsonpickle) gathered in memory, with its base array.
+pub const MAX_VIEW_BYTES: u64 = 1 << 30;
+
 /// What the user told `decode` about the document.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReadOptions {
     /// Which tensor to pick in a document that holds several (KServe inputs, say).
     pub name: Option<String>,
     /// The dtype of plain numbers, where the dialect does not say (lists, TF Serving).
     pub dtype: Option<Dtype>,
+    /// Largest decoded payload, in bytes: a tensor's data or an image file. Checked against
+    /// the declared size before any data is read.
+    pub max_bytes: u64,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            name: None,
+            dtype: None,
+            max_bytes: DEFAULT_MAX_BYTES,
+        }
+    }
+}
+
+const RAISE_HINT: &str = " (raise it with --max-bytes)";
+
+impl ReadOptions {
+    fn check_size(&self, what: &'static str, bytes: u64) -> Result<()> {
+        if bytes > self.max_bytes {
+            return Err(Error::TooLarge {
+                what,
+                size: format!("{bytes} bytes"),
+                limit: self.max_bytes,
+                hint: RAISE_HINT,
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks an array that is gathered in memory: within `--max-bytes` and [`MAX_VIEW_BYTES`].
+    fn check_in_memory(&self, what: &'static str, bytes: u64) -> Result<()> {
+        self.check_size(what, bytes)?;
+        if bytes > MAX_VIEW_BYTES {
+            return Err(Error::TooLarge {
+                what,
+                size: format!("{bytes} bytes"),
+                limit: MAX_VIEW_BYTES,
+                hint: " (array views are gathered in memory)",
+            });
+        }
+        Ok(())
+    }
 }
 
 /// How a payload string is compressed under its base64.
@@ -545,6 +595,7 @@ fn open_plan<'a>(plan: Plan, source: Source<'a>, options: &ReadOptions) -> Resul
             let dtype = dtype.or(options.dtype);
             let tensor =
                 list::to_arranged_tensor(&value, dtype, shape.clone(), *arrangement, &field)?;
+            options.check_size("the decoded data", tensor.header.byte_len())?;
             return Ok(Item::Tensor(tensor));
         }
         (Source::Text(_), Plan::List { .. }) => {
@@ -561,6 +612,7 @@ fn open_plan<'a>(plan: Plan, source: Source<'a>, options: &ReadOptions) -> Resul
         Plan::Tensor {
             header, encoding, ..
         } => {
+            options.check_size("the decoded data", header.byte_len())?;
             let decoded = DecodeReader::new(skip(text, encoding.skip)?, field.clone());
             let bytes: Box<dyn Payload + 'a> = match encoding.compression {
                 Some(compression) => Box::new(Inflate::new(decoded, compression, field)),
@@ -571,14 +623,27 @@ fn open_plan<'a>(plan: Plan, source: Source<'a>, options: &ReadOptions) -> Resul
         }
         Plan::Npy { skip: count, .. } => {
             let decoded = DecodeReader::new(skip(text, count)?, field);
-            Ok(Item::Tensor(npy::read(BufReader::new(decoded))?))
+            let tensor = npy::read(BufReader::new(decoded))?;
+            options.check_size("the decoded data", tensor.header.byte_len())?;
+            Ok(Item::Tensor(tensor))
         }
         Plan::Image { skip: count, .. } => {
             let mut decoded = DecodeReader::new(skip(text, count)?, field);
+            let limit = options.max_bytes.min(pngfile::MAX_FILE_BYTES);
             let mut bytes = Vec::new();
-            (&mut decoded)
-                .take(pngfile::MAX_FILE_BYTES)
-                .read_to_end(&mut bytes)?;
+            (&mut decoded).take(limit + 1).read_to_end(&mut bytes)?;
+            if bytes.len() as u64 > limit {
+                return Err(Error::TooLarge {
+                    what: "the decoded PNG file",
+                    size: "larger".to_string(),
+                    limit,
+                    hint: if limit == options.max_bytes {
+                        RAISE_HINT
+                    } else {
+                        ""
+                    },
+                });
+            }
             decoded.finish()?;
             // Checked in full where it is written (`write_binary`), which decodes it once.
             Ok(Item::Image(pngfile::read_header(bytes)?))
@@ -600,6 +665,7 @@ fn open_view<'a>(plan: Plan, source: Source<'a>, options: &ReadOptions) -> Resul
     else {
         unreachable!("called with views only")
     };
+    options.check_in_memory("the array view", header.byte_len())?;
     let mut base = *base;
     let base_order = match &mut base {
         Plan::Tensor { encoding, .. } => {
@@ -612,6 +678,7 @@ fn open_view<'a>(plan: Plan, source: Source<'a>, options: &ReadOptions) -> Resul
     let Item::Tensor(base) = open_plan(base, source, options)? else {
         unreachable!("array plans give tensors")
     };
+    options.check_in_memory("the view's base array", base.header.byte_len())?;
     let memory = base.into_bytes()?;
     let itemsize = header.dtype.itemsize();
     let strides =
