@@ -719,6 +719,55 @@ fn encode_png_with_huge_dimensions_fails_fast() {
 }
 
 #[test]
+fn encode_npy_header_nested_too_deep() {
+    // Found by fuzzing: the header parser's time grows exponentially with nesting, and a
+    // 5000-deep header ran for minutes.
+    let descr = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+    let header = format!("{{'descr': {descr}, 'fortran_order': False, 'shape': (1,), }}");
+    encode_fails(
+        "deep.npy",
+        &npy_file((2, 0), &header, &[0]),
+        &["bad .npy header", "nest deeper than 8 levels"],
+    );
+}
+
+#[test]
+fn encode_png_palette_that_is_not_rgb_triples() {
+    // Found by fuzzing: png 0.18.1 panics on a 4-byte PLTE chunk.
+    let mut idat = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+    idat.write_all(&[0, 0]).unwrap();
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&1u32.to_be_bytes());
+    ihdr.extend_from_slice(&1u32.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 3, 0, 0, 0]);
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend(png_chunk(b"IHDR", &ihdr));
+    png.extend(png_chunk(b"PLTE", &[0, 0, 0, 0]));
+    png.extend(png_chunk(b"IDAT", &idat.finish().unwrap()));
+    png.extend(png_chunk(b"IEND", b""));
+    encode_fails(
+        "palette.png",
+        &png,
+        &["invalid PNG", "PLTE chunk of 4 bytes is not RGB triples"],
+    );
+}
+
+#[test]
+fn encode_shapes_nested_lists_cannot_show() {
+    // Found by fuzzing: (0, 0, 0) was written as `[]`, which reads back as (0,).
+    for style in ["list", "tf-serving"] {
+        check_bad_input(
+            &["encode", "--style", style],
+            "empty.npy",
+            &npy("'<f4'", "(2, 0, 3)", &[]),
+            "out.json",
+            &["nested lists cannot show shape [2, 0, 3]", "--style native"],
+            Limit::Unbounded,
+        );
+    }
+}
+
+#[test]
 fn encode_input_that_does_not_exist() {
     let scratch = Scratch::new();
     let run = scratch.run(&["encode", "no-such-file.npy", "-o", "out.json"], None);
@@ -1043,6 +1092,34 @@ fn decode_image_over_max_bytes() {
             "the decoded PNG file is larger",
             "over the limit of 50 bytes",
         ],
+    );
+}
+
+#[test]
+fn decode_view_outside_its_base() {
+    // Found by fuzzing: an offset near 2^64 overflowed the position arithmetic.
+    let view = r#"{"py/object":"numpy.ndarray","dtype":"u8","shape":[1],"offset":18446744073709551612,"base":{"py/object":"numpy.ndarray","dtype":"u8","values":[1]}}"#;
+    decode_fails(
+        "offset.json",
+        view.as_bytes(),
+        &["reaches outside its base array"],
+    );
+    let view = r#"{"py/object":"numpy.ndarray","dtype":"u1","shape":[2,3],"strides":[3,-1],"base":{"py/object":"numpy.ndarray","dtype":"u1","values":[1,2,3,4,5,6]}}"#;
+    decode_fails(
+        "negative.json",
+        view.as_bytes(),
+        &["reaches outside its base array"],
+    );
+}
+
+#[test]
+fn decode_kserve_shape_whose_product_overflows() {
+    // Found by fuzzing: the element count of [2^32, 2^32] overflowed (in debug builds).
+    let json = br#"{"inputs":[{"datatype":"INT8","shape":[4294967296,4294967296],"data":[]}]}"#;
+    decode_fails(
+        "kserve.json",
+        json,
+        &["holds values of shape [0]", "[4294967296, 4294967296]"],
     );
 }
 

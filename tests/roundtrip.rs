@@ -230,3 +230,46 @@ fn a_huge_declared_shape_without_the_data_fails_without_allocating_it() {
     };
     assert!(error.to_string().contains("shorter (3 bytes)"), "{error}");
 }
+
+// Cases found by fuzzing (fuzz/regressions), kept as tests.
+
+#[test]
+fn zero_dimensional_nan_and_infinity_round_trip_through_number_styles() {
+    let options = WriteOptions {
+        allow_nan: true,
+        ..WriteOptions::default()
+    };
+    for value in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        let npy = npy_file(Dtype::Float64, &[], &value.to_le_bytes(), false, false);
+        for style in [Style::List, Style::JsonTricks] {
+            let (json, out) = through_json(npy.clone(), style, options.clone());
+            let text = String::from_utf8(json).unwrap();
+            assert_eq!(npy_data(&out), value.to_le_bytes(), "{style:?}: {text}");
+        }
+    }
+}
+
+#[test]
+fn the_native_envelope_is_never_written_with_gzip() {
+    // DESIGN.md defines "zlib" only, and the native reader refuses anything else.
+    let npy = npy_file(Dtype::Uint8, &[3], &[1, 2, 3], false, false);
+    let item = codec::read_binary(npy.as_slice()).unwrap();
+    let options = WriteOptions {
+        compression: Some(Compression::Gzip),
+        ..WriteOptions::default()
+    };
+    let mut json = Vec::new();
+    let error = codec::write_json(item, &mut json, Style::Native, &options).unwrap_err();
+    assert!(error.to_string().contains("zlib only"), "{error}");
+}
+
+#[test]
+fn an_empty_view_with_huge_axes_is_empty() {
+    // Its contiguous strides overflow i64, which the empty view never needs.
+    let json = br#"{"py/object":"numpy.ndarray","dtype":"u1","shape":[0,4611686018427387904,4611686018427387904],"base":{"py/object":"numpy.ndarray","dtype":"u1","values":[]}}"#;
+    let Item::Tensor(tensor) = codec::read_json(&json[..], &ReadOptions::default()).unwrap() else {
+        panic!("an image")
+    };
+    assert_eq!(tensor.header.shape, [0, 1 << 62, 1 << 62]);
+    assert!(tensor.into_bytes().unwrap().is_empty());
+}

@@ -17,6 +17,9 @@ pub const MAGIC: &[u8] = b"\x93NUMPY";
 /// numpy itself refuses headers over 10 000 bytes unless told otherwise; this leaves room for
 /// very high ranks while keeping a hostile length from allocating gigabytes.
 const MAX_HEADER_LEN: usize = 1 << 20;
+/// Deepest bracket nesting accepted in a header; structured dtypes, refused later with a
+/// clearer message, nest four deep.
+const MAX_NESTING: usize = 8;
 
 /// What an `.npy` header says about the data that follows it.
 pub struct NpyHeader {
@@ -50,9 +53,36 @@ pub fn read_header(reader: &mut impl Read) -> Result<NpyHeader> {
         let message = format!("header length {header_len} is over the limit of {MAX_HEADER_LEN}");
         return Err(Error::NpyHeader(message));
     }
-    let mut bounded = (&prefix[..prefix_len]).chain(reader.take(header_len as u64));
-    let header = Header::from_reader(&mut bounded).map_err(header_error)?;
+    let mut text = Vec::with_capacity(header_len);
+    reader.take(header_len as u64).read_to_end(&mut text)?;
+    if text.len() < header_len {
+        return Err(Error::NpyHeader(
+            "the file ends inside the header".to_string(),
+        ));
+    }
+    check_nesting(&text)?;
+    let mut whole = (&prefix[..prefix_len]).chain(text.as_slice());
+    let header = Header::from_reader(&mut whole).map_err(header_error)?;
     describe(header)
+}
+
+/// Refuses brackets nested deeper than [`MAX_NESTING`] before the header is parsed: the
+/// parser's time grows exponentially with depth (a 5000-deep header ran for minutes), and a
+/// header of a supported dtype nests two deep.
+fn check_nesting(text: &[u8]) -> Result<()> {
+    let mut depth = 0usize;
+    for &byte in text {
+        match byte {
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => continue,
+        }
+        if depth > MAX_NESTING {
+            let message = format!("brackets nest deeper than {MAX_NESTING} levels");
+            return Err(Error::NpyHeader(message));
+        }
+    }
+    Ok(())
 }
 
 fn read_header_bytes(reader: &mut impl Read, buf: &mut [u8]) -> Result<()> {

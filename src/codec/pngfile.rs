@@ -66,6 +66,14 @@ fn open(bytes: &[u8]) -> Result<(PngReader<'_>, Color)> {
         Transformations::IDENTITY
     });
     let reader = decoder.read_info().map_err(png_error)?;
+    // png 0.18.1 panics on a palette that is not whole RGB triples (fixed upstream, not yet
+    // released).
+    if let Some(palette) = &reader.info().palette {
+        if palette.len() % 3 != 0 {
+            let message = format!("PLTE chunk of {} bytes is not RGB triples", palette.len());
+            return Err(Error::Png(message));
+        }
+    }
     let (color_type, depth) = reader.output_color_type();
     let color = color_of(color_type, depth)?;
     Ok((reader, color))

@@ -31,7 +31,8 @@ fn plan(fields: &Fields, _options: &ReadOptions) -> Option<Result<Plan>> {
 fn tensor_plan(fields: &Fields) -> Result<Plan> {
     let (header, stored_order) = fields::header(fields, "dtype", "shape")?;
     let text = match &fields[KEY] {
-        Value::String(text) => text,
+        // A 0-d NaN or infinity is written as the bare token, which reads as a string.
+        Value::String(text) if !list::NON_FINITE.contains(&text.as_str()) => text,
         _ => {
             return Ok(Plan::List {
                 dtype: Some(header.dtype),

@@ -151,8 +151,10 @@ pub fn to_tensor(
     let shape = match shape {
         None => nested,
         Some(shape) => {
-            let declared: u64 = shape.iter().product();
-            let flat_fits = nested.len() == 1 && nested[0] == declared;
+            let declared = shape
+                .iter()
+                .try_fold(1u64, |total, &dim| total.checked_mul(dim));
+            let flat_fits = nested.len() == 1 && Some(nested[0]) == declared;
             if shape != nested && !flat_fits {
                 return Err(Error::Envelope(format!(
                     "`{field}` holds values of shape {nested:?}, but the shape given is {shape:?}"
@@ -190,14 +192,15 @@ pub fn to_arranged_tensor(
     if arrangement == Arrangement::MODEL {
         return to_tensor(value, Some(dtype), Some(shape), field);
     }
+    // Checked first: it also bounds the element count below.
+    let header = TensorHeader::new(dtype, shape.clone())?;
     let planar = arrangement.planar_complex && dtype.is_complex();
     let parts = if planar {
         let count: u64 = shape.iter().product();
         to_tensor(value, Some(dtype.real_part()), Some(vec![2, count]), field)?
     } else {
-        to_tensor(value, Some(dtype), Some(shape.clone()), field)?
+        to_tensor(value, Some(dtype), Some(shape), field)?
     };
-    let header = TensorHeader::new(dtype, shape)?;
     layout::normalise(header, Box::new(parts), arrangement)
 }
 
@@ -271,6 +274,18 @@ fn real_of(value: &Value) -> Option<f64> {
 
 fn complex_of(value: &Value) -> Option<(f64, f64)> {
     complex_parts(value).or_else(|| Some((real_of(value)?, 0.0)))
+}
+
+/// Refuses a shape that nested lists alone cannot show: they show a shape only up to its
+/// first zero-length axis (`[]` is what (0,), (0, 3) and (0, 0, 0) all write).
+pub fn check_nestable(shape: &[usize]) -> Result<()> {
+    match shape.iter().position(|&dim| dim == 0) {
+        Some(zero) if zero + 1 < shape.len() => Err(Error::Envelope(format!(
+            "nested lists cannot show shape {shape:?}: the axes after a zero-length axis are \
+             lost; use --style native, json-numpy or json-tricks"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Writes a tensor as nested lists (`nested`) or one flat list, element by element.
@@ -402,7 +417,10 @@ impl Elements<'_, '_> {
 /// `--style list`: the tensor as nested lists; an image is refused.
 pub fn write(item: Item, out: &mut dyn Write, options: &WriteOptions) -> Result<()> {
     match item {
-        Item::Tensor(mut tensor) => write_values(&mut tensor, out, true, options),
+        Item::Tensor(mut tensor) => {
+            check_nestable(&tensor.header.shape)?;
+            write_values(&mut tensor, out, true, options)
+        }
         Item::Image(_) => Err(Error::Envelope(
             "style list holds tensors; decode the image to .npy first, or use an image style"
                 .to_string(),

@@ -318,14 +318,17 @@ pub fn read<'a, R: BufRead + Send + 'a>(input: R, options: &ReadOptions) -> Resu
         Some(_) => {
             let value = scanner.value(MAX_VALUE)?;
             scanner.expect_end()?;
-            match value {
-                // A bare number is a 0-d array, as numpy.array(5) is.
-                Value::Array(_) | Value::Number(_) | Value::Bool(_) => {
-                    let plan = list::plan(options);
-                    open_plan(plan, Source::Value(value), options)
-                }
-                other => Err(no_dialect(&format!("a JSON {}", kind_of(&other)))),
+            // A bare number is a 0-d array, as numpy.array(5) is; so is a bare NaN, which
+            // reaches here as a string.
+            let numbers = match &value {
+                Value::Array(_) | Value::Number(_) | Value::Bool(_) => true,
+                Value::String(token) => list::NON_FINITE.contains(&token.as_str()),
+                Value::Null | Value::Object(_) => false,
+            };
+            if !numbers {
+                return Err(no_dialect(&format!("a JSON {}", kind_of(&value))));
             }
+            open_plan(list::plan(options), Source::Value(value), options)
         }
         None => Err(Error::Json("the input is empty".to_string())),
     }
@@ -482,11 +485,14 @@ enum Source<'a> {
 impl Document {
     fn open<'a>(mut self, options: &ReadOptions) -> Result<Item<'a>> {
         let plan = plan_document(&self.fields, options)?;
-        let source = self.take(plan.path())?;
+        let numbers = matches!(plan, Plan::List { .. });
+        let source = self.take(plan.path(), numbers)?;
         open_plan(plan, source, options)
     }
 
-    fn take<'a>(&mut self, path: &Path) -> Result<Source<'a>> {
+    /// The value at `path`. Where `numbers` are expected, a string stays a value: a bare NaN
+    /// or infinity reaches here as one.
+    fn take<'a>(&mut self, path: &Path, numbers: bool) -> Result<Source<'a>> {
         if let [key] = path.as_slice() {
             match self.blobs.remove(key) {
                 Some(Blob::Memory(bytes)) => return Ok(Source::Text(Box::new(Cursor::new(bytes)))),
@@ -511,7 +517,9 @@ impl Document {
             .ok_or_else(|| Error::Envelope(format!("nothing at {}", path.join("/"))))?;
         }
         Ok(match value {
-            Value::String(text) => Source::Text(Box::new(Cursor::new(text.into_bytes()))),
+            Value::String(text) if !numbers => {
+                Source::Text(Box::new(Cursor::new(text.into_bytes())))
+            }
             other => Source::Value(other),
         })
     }
@@ -680,27 +688,8 @@ fn open_view<'a>(plan: Plan, source: Source<'a>, options: &ReadOptions) -> Resul
     };
     options.check_in_memory("the view's base array", base.header.byte_len())?;
     let memory = base.into_bytes()?;
-    let itemsize = header.dtype.itemsize();
-    let strides =
-        strides.unwrap_or_else(|| contiguous_strides(&header.shape, itemsize, fortran_order));
-    let count: usize = header.shape.iter().product();
-    let mut gathered = Vec::with_capacity(count * itemsize);
-    let mut index = vec![0usize; header.shape.len()];
-    for _ in 0..count {
-        let position = index
-            .iter()
-            .zip(&strides)
-            .try_fold(offset as i128, |total, (&i, &stride)| {
-                Some(total + i as i128 * stride as i128)
-            })
-            .and_then(|position| usize::try_from(position).ok())
-            .filter(|&position| position + itemsize <= memory.len())
-            .ok_or_else(|| {
-                Error::Envelope("the view reaches outside its base array".to_string())
-            })?;
-        gathered.extend_from_slice(&memory[position..position + itemsize]);
-        next_index(&mut index, &header.shape);
-    }
+    let strides = strides.map(|strides| strides.into_iter().map(i128::from).collect());
+    let gathered = gather(&memory, &header, offset, strides, fortran_order)?;
     let byte_order = match (base_order, swapped) {
         (order, false) => order,
         (ByteOrder::Little, true) => ByteOrder::Big,
@@ -713,9 +702,58 @@ fn open_view<'a>(plan: Plan, source: Source<'a>, options: &ReadOptions) -> Resul
     layout::normalise(header, Box::new(Cursor::new(gathered)), arrangement)
 }
 
-fn contiguous_strides(shape: &[usize], itemsize: usize, fortran_order: bool) -> Vec<i64> {
-    let mut strides = vec![0i64; shape.len()];
-    let mut stride = itemsize as i64;
+/// The elements of a strided view over `memory`, in C order. Positions are `i128`, which
+/// no `i64` stride times a dimension of a bounded view can overflow.
+fn gather(
+    memory: &[u8],
+    header: &TensorHeader,
+    offset: u64,
+    strides: Option<Vec<i128>>,
+    fortran_order: bool,
+) -> Result<Vec<u8>> {
+    let shape = &header.shape;
+    let itemsize = header.dtype.itemsize();
+    if header.byte_len() == 0 {
+        return Ok(Vec::new());
+    }
+    let strides = strides.unwrap_or_else(|| contiguous_strides(shape, itemsize, fortran_order));
+    // Every element is in bounds if the nearest and the farthest are.
+    let (mut low, mut high) = (i128::from(offset), i128::from(offset));
+    for (&dim, &stride) in shape.iter().zip(&strides) {
+        let reach = (dim as i128 - 1) * stride;
+        if reach < 0 {
+            low += reach;
+        } else {
+            high += reach;
+        }
+    }
+    if low < 0 || high + itemsize as i128 > memory.len() as i128 {
+        return Err(Error::Envelope(
+            "the view reaches outside its base array".to_string(),
+        ));
+    }
+    let mut gathered = Vec::with_capacity(header.byte_len() as usize);
+    let mut index = vec![0usize; shape.len()];
+    let mut position = i128::from(offset);
+    for _ in 0..header.byte_len() as usize / itemsize {
+        let at = position as usize;
+        gathered.extend_from_slice(&memory[at..at + itemsize]);
+        for axis in (0..shape.len()).rev() {
+            index[axis] += 1;
+            position += strides[axis];
+            if index[axis] < shape[axis] {
+                break;
+            }
+            position -= strides[axis] * shape[axis] as i128;
+            index[axis] = 0;
+        }
+    }
+    Ok(gathered)
+}
+
+fn contiguous_strides(shape: &[usize], itemsize: usize, fortran_order: bool) -> Vec<i128> {
+    let mut strides = vec![0i128; shape.len()];
+    let mut stride = itemsize as i128;
     let axes: Vec<usize> = if fortran_order {
         (0..shape.len()).collect()
     } else {
@@ -723,20 +761,9 @@ fn contiguous_strides(shape: &[usize], itemsize: usize, fortran_order: bool) -> 
     };
     for axis in axes {
         strides[axis] = stride;
-        stride *= shape[axis] as i64;
+        stride *= shape[axis] as i128;
     }
     strides
-}
-
-/// Steps a C-order multi-index forward by one element.
-fn next_index(index: &mut [usize], shape: &[usize]) {
-    for axis in (0..index.len()).rev() {
-        index[axis] += 1;
-        if index[axis] < shape[axis] {
-            return;
-        }
-        index[axis] = 0;
-    }
 }
 
 /// Drops the first `count` characters, which the planner has already checked.

@@ -119,6 +119,7 @@ pub fn write(item: Item, out: &mut dyn Write, options: &WriteOptions) -> Result<
                         .to_string(),
                 ));
             }
+            list::check_nestable(&tensor.header.shape)?;
             object.raw("instances", |out| {
                 list::write_values(&mut tensor, out, true, options)
             })?;
