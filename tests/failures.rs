@@ -727,7 +727,16 @@ fn encode_npy_header_nested_too_deep() {
     encode_fails(
         "deep.npy",
         &npy_file((2, 0), &header, &[0]),
-        &["bad .npy header", "nest deeper than 8 levels"],
+        &["bad .npy header", "nested deeper than 4 levels"],
+    );
+    // Shallow but many: 20 000 groups of six nested braces took a minute.
+    let groups = vec!["{{{{{{1:1}}}}}}"; 20_000].join(",");
+    let header =
+        format!("{{'descr': '<f4', 'fortran_order': False, 'shape': (), 'x': [{groups}]}}");
+    encode_fails(
+        "wide.npy",
+        &npy_file((2, 0), &header, &[0; 4]),
+        &["bad .npy header", "more than 64 brackets"],
     );
 }
 

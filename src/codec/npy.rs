@@ -17,9 +17,10 @@ pub const MAGIC: &[u8] = b"\x93NUMPY";
 /// numpy itself refuses headers over 10 000 bytes unless told otherwise; this leaves room for
 /// very high ranks while keeping a hostile length from allocating gigabytes.
 const MAX_HEADER_LEN: usize = 1 << 20;
-/// Deepest bracket nesting accepted in a header; structured dtypes, refused later with a
-/// clearer message, nest four deep.
-const MAX_NESTING: usize = 8;
+/// Deepest bracket nesting, and most brackets, accepted in a header: room for structured
+/// dtypes (refused later, with a clearer message) of a few fields.
+const MAX_NESTING: usize = 4;
+const MAX_BRACKETS: usize = 64;
 
 /// What an `.npy` header says about the data that follows it.
 pub struct NpyHeader {
@@ -60,25 +61,32 @@ pub fn read_header(reader: &mut impl Read) -> Result<NpyHeader> {
             "the file ends inside the header".to_string(),
         ));
     }
-    check_nesting(&text)?;
+    check_brackets(&text)?;
     let mut whole = (&prefix[..prefix_len]).chain(text.as_slice());
     let header = Header::from_reader(&mut whole).map_err(header_error)?;
     describe(header)
 }
 
-/// Refuses brackets nested deeper than [`MAX_NESTING`] before the header is parsed: the
-/// parser's time grows exponentially with depth (a 5000-deep header ran for minutes), and a
-/// header of a supported dtype nests two deep.
-fn check_nesting(text: &[u8]) -> Result<()> {
-    let mut depth = 0usize;
+/// Refuses headers with more brackets than a supported one has, before they are parsed: the
+/// parser's time grows exponentially with nesting (a 5000-deep header ran for minutes, and
+/// 20 000 groups of six nested braces for a minute). A header of a supported dtype has two
+/// pairs, `{}` and the shape's `()`.
+fn check_brackets(text: &[u8]) -> Result<()> {
+    let (mut depth, mut opened) = (0usize, 0usize);
     for &byte in text {
         match byte {
-            b'(' | b'[' | b'{' => depth += 1,
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                opened += 1;
+            }
             b')' | b']' | b'}' => depth = depth.saturating_sub(1),
             _ => continue,
         }
-        if depth > MAX_NESTING {
-            let message = format!("brackets nest deeper than {MAX_NESTING} levels");
+        if depth > MAX_NESTING || opened > MAX_BRACKETS {
+            let message = format!(
+                "more than {MAX_BRACKETS} brackets, or brackets nested deeper than \
+                 {MAX_NESTING} levels (a header of a supported dtype has two pairs)"
+            );
             return Err(Error::NpyHeader(message));
         }
     }
