@@ -741,6 +741,28 @@ fn encode_npy_header_nested_too_deep() {
 }
 
 #[test]
+fn encode_png_whose_pixel_count_overflows_64_bits() {
+    // Found by fuzzing: (2^31 - 1)^2 pixels of 8 bytes overflowed the size check itself.
+    // 36893488113059364872 = (2**31 - 1)**2 * 8, computed in Python.
+    let side = (1u32 << 31) - 1;
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&side.to_be_bytes());
+    ihdr.extend_from_slice(&side.to_be_bytes());
+    ihdr.extend_from_slice(&[16, 6, 0, 0, 0]);
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend(png_chunk(b"IHDR", &ihdr));
+    png.extend(png_chunk(b"IEND", b""));
+    encode_fails_bounded(
+        "huge16.png",
+        &png,
+        &[
+            "the image is 2147483647x2147483647 pixels, 36893488113059364872 bytes decoded",
+            "over the limit of 1073741824 bytes",
+        ],
+    );
+}
+
+#[test]
 fn encode_png_palette_that_is_not_rgb_triples() {
     // Found by fuzzing: png 0.18.1 panics on a 4-byte PLTE chunk.
     let mut idat = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());

@@ -94,8 +94,9 @@ fn check_dimensions(info: &png::Info) -> Result<()> {
     } else {
         1
     };
-    let bytes = u64::from(width) * u64::from(height) * channels * sample_bytes;
-    if bytes > MAX_PIXEL_BYTES as u64 {
+    // Up to (2^32)^2 * 8 bytes: past u64, within u128.
+    let bytes = u128::from(width) * u128::from(height) * channels * sample_bytes;
+    if bytes > MAX_PIXEL_BYTES as u128 {
         return Err(Error::TooLarge {
             what: "the image",
             size: format!("{width}x{height} pixels, {bytes} bytes decoded"),
