@@ -79,30 +79,27 @@ const RAISE_HINT: &str = " (raise it with --max-bytes)";
 
 impl ReadOptions {
     fn check_size(&self, what: &'static str, bytes: u64) -> Result<()> {
-        if bytes > self.max_bytes {
-            return Err(Error::TooLarge {
-                what,
-                size: format!("{bytes} bytes"),
-                limit: self.max_bytes,
-                hint: RAISE_HINT,
-            });
-        }
-        Ok(())
+        check_limit(what, bytes, self.max_bytes, RAISE_HINT)
     }
 
     /// Checks an array that is gathered in memory: within `--max-bytes` and [`MAX_VIEW_BYTES`].
     fn check_in_memory(&self, what: &'static str, bytes: u64) -> Result<()> {
         self.check_size(what, bytes)?;
-        if bytes > MAX_VIEW_BYTES {
-            return Err(Error::TooLarge {
-                what,
-                size: format!("{bytes} bytes"),
-                limit: MAX_VIEW_BYTES,
-                hint: " (array views are gathered in memory)",
-            });
-        }
-        Ok(())
+        let hint = " (array views are gathered in memory)";
+        check_limit(what, bytes, MAX_VIEW_BYTES, hint)
     }
+}
+
+fn check_limit(what: &'static str, bytes: u64, limit: u64, hint: &'static str) -> Result<()> {
+    if bytes <= limit {
+        return Ok(());
+    }
+    Err(Error::TooLarge {
+        what,
+        size: format!("{bytes} bytes"),
+        limit,
+        hint,
+    })
 }
 
 /// How a payload string is compressed under its base64.
@@ -636,28 +633,34 @@ fn open_plan<'a>(plan: Plan, source: Source<'a>, options: &ReadOptions) -> Resul
             Ok(Item::Tensor(tensor))
         }
         Plan::Image { skip: count, .. } => {
-            let mut decoded = DecodeReader::new(skip(text, count)?, field);
-            let limit = options.max_bytes.min(pngfile::MAX_FILE_BYTES);
-            let mut bytes = Vec::new();
-            (&mut decoded).take(limit + 1).read_to_end(&mut bytes)?;
-            if bytes.len() as u64 > limit {
-                return Err(Error::TooLarge {
-                    what: "the decoded PNG file",
-                    size: "larger".to_string(),
-                    limit,
-                    hint: if limit == options.max_bytes {
-                        RAISE_HINT
-                    } else {
-                        ""
-                    },
-                });
-            }
-            decoded.finish()?;
+            let decoded = DecodeReader::new(skip(text, count)?, field);
+            let bytes = read_image_file(decoded, options)?;
             // Checked in full where it is written (`write_binary`), which decodes it once.
             Ok(Item::Image(pngfile::read_header(bytes)?))
         }
         Plan::List { .. } | Plan::View { .. } => unreachable!("handled above"),
     }
+}
+
+/// The bytes of an image file, up to `--max-bytes` and [`pngfile::MAX_FILE_BYTES`].
+fn read_image_file(mut decoded: impl Payload, options: &ReadOptions) -> Result<Vec<u8>> {
+    let limit = options.max_bytes.min(pngfile::MAX_FILE_BYTES);
+    let mut bytes = Vec::new();
+    (&mut decoded).take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(Error::TooLarge {
+            what: "the decoded PNG file",
+            size: "larger".to_string(),
+            limit,
+            hint: if limit == options.max_bytes {
+                RAISE_HINT
+            } else {
+                " (PNG files are read into memory)"
+            },
+        });
+    }
+    decoded.finish()?;
+    Ok(bytes)
 }
 
 /// Reads the base array with its bytes as stored, then gathers the view's elements from them.
