@@ -33,7 +33,6 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::from(1)
@@ -41,15 +40,16 @@ fn main() -> ExitCode {
     }
 }
 
-/// A closed standard output (`tensorjson ... | head`) is not a failure.
-fn is_broken_pipe(error: &anyhow::Error) -> bool {
-    error.chain().any(|cause| {
-        let io_error = match cause.downcast_ref::<tensorjson::Error>() {
-            Some(tensorjson::Error::Io(io_error)) => Some(io_error),
-            _ => cause.downcast_ref::<io::Error>(),
-        };
-        io_error.is_some_and(|io_error| io_error.kind() == io::ErrorKind::BrokenPipe)
-    })
+/// A closed standard output (`tensorjson ... | head`) is not a failure, and ends the run at
+/// once: another thread may be waiting on a slow input, and nobody is left to write for.
+/// Standard output has no temporary file to remove.
+fn unless_closed<T>(result: io::Result<T>) -> io::Result<T> {
+    if let Err(error) = &result {
+        if error.kind() == io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+    }
+    result
 }
 
 /// `-` or nothing means a standard stream.
@@ -115,7 +115,7 @@ impl Output {
 
     fn commit(self) -> Result<()> {
         match self {
-            Output::Stdout(mut stdout) => Ok(stdout.flush()?),
+            Output::Stdout(mut stdout) => Ok(unless_closed(stdout.flush())?),
             Output::File { file, name } => {
                 file.commit()
                     .with_context(|| format!("{name}: cannot write"))?;
@@ -135,7 +135,7 @@ fn is_same_file(a: &Path, b: &Path) -> bool {
 impl Write for Output {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
-            Output::Stdout(stdout) => stdout.write(buf),
+            Output::Stdout(stdout) => unless_closed(stdout.write(buf)),
             Output::File { file, name } => file
                 .write(buf)
                 .map_err(|error| io::Error::new(error.kind(), format!("writing {name}: {error}"))),
@@ -144,7 +144,7 @@ impl Write for Output {
 
     fn flush(&mut self) -> io::Result<()> {
         match self {
-            Output::Stdout(stdout) => stdout.flush(),
+            Output::Stdout(stdout) => unless_closed(stdout.flush()),
             Output::File { file, .. } => file.flush(),
         }
     }

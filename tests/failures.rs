@@ -1625,6 +1625,58 @@ fn stdin_is_named_when_nothing_is_given() {
 }
 
 #[test]
+fn closed_stdout_ends_the_run_even_while_the_input_stalls() {
+    // Found in review: with reading on a second thread, a closed output used to wait for the
+    // reader, which waits for an input that sends no more and stays open.
+    // Two whole chunks of input and a little of a third, then silence with the pipe left
+    // open: the reading thread waits in `read` while the output is being written.
+    let data: Vec<u8> = (0..12u32 << 20).map(|index| index as u8).collect();
+    let npy = npy("'|u1'", "(12582912,)", &data);
+    let sent = 128 + (3 << 20) + 100;
+    let mut child = StdCommand::new(BIN)
+        .args(["encode", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning tensorjson");
+    let mut stdin = child.stdin.take().unwrap();
+    // Part of the file, then silence with the pipe left open.
+    let feeder = std::thread::spawn(move || {
+        let _ = stdin.write_all(&npy[..sent]);
+        std::thread::sleep(Duration::from_secs(30));
+        drop(stdin);
+    });
+    let mut stdout = child.stdout.take().unwrap();
+    // Past the first chunk's 2 MiB of base64, which is written before the second thread
+    // starts, and short of the second's: the run is writing when its output closes.
+    let mut head = vec![0u8; 5 << 19];
+    stdout.read_exact(&mut head).unwrap();
+    drop(stdout);
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("still running 10 s after its output was closed");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "stderr:\n{stderr}");
+    assert!(stderr.is_empty(), "stderr:\n{stderr}");
+    drop(feeder);
+}
+
+#[test]
 fn closed_stdout_is_not_an_error() {
     // 4 MiB of float64: about 5.6 MB of JSON, far more than a pipe holds.
     let scratch = Scratch::new();
