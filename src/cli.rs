@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use tensorjson::codec::dialect::{Compression, DEFAULT_MAX_BYTES};
+use tensorjson::codec::dialect::{Compression, DEFAULT_MAX_BYTES, DEFAULT_MAX_IN_MEMORY};
 use tensorjson::codec::pngfile::Layout;
 use tensorjson::codec::{Format, Style};
 use tensorjson::{Color, Dtype};
@@ -87,10 +87,19 @@ pub struct DecodeArgs {
     /// dtype of numbers where the JSON does not say (plain lists, TF Serving).
     #[arg(long, value_parser = parse_dtype)]
     pub dtype: Option<Dtype>,
-    /// Largest decoded payload (a tensor's data, a PNG file) to accept, checked before it is
-    /// read: bytes, or with a suffix K, M, G or T (powers of 1024), or `none`.
-    #[arg(long, value_name = "SIZE", default_value_t = ByteSize(DEFAULT_MAX_BYTES))]
-    pub max_bytes: ByteSize,
+    #[arg(long, value_name = "SIZE", help = max_bytes_help())]
+    pub max_bytes: Option<ByteSize>,
+}
+
+fn max_bytes_help() -> String {
+    format!(
+        "Largest decoded payload (a tensor's data, a PNG file or its pixels) to accept, checked \
+         before it is read: bytes, or with a suffix K, M, G or T (powers of 1024), or `none` \
+         [default: {}, and {} for data reordered in memory: Fortran order, planar complex, \
+         array views]",
+        ByteSize(DEFAULT_MAX_BYTES),
+        ByteSize(DEFAULT_MAX_IN_MEMORY)
+    )
 }
 
 /// A size in bytes, written as people write it: `4G`, `512M`, `1000`, or `none`.
@@ -107,15 +116,20 @@ impl FromStr for ByteSize {
             return Ok(ByteSize(u64::MAX));
         }
         let upper = text.to_ascii_uppercase();
-        let digits = upper.trim_end_matches("IB").trim_end_matches('B');
-        let (digits, shift) = match UNITS.iter().find(|(unit, _)| digits.ends_with(*unit)) {
-            Some(&(_, shift)) => (&digits[..digits.len() - 1], shift),
-            None => (digits, 0),
+        let split = upper
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(upper.len());
+        let (digits, suffix) = upper.split_at(split);
+        let shift = match suffix {
+            "" | "B" => Some(0),
+            _ => UNITS.iter().find_map(|&(unit, shift)| {
+                let rest = suffix.strip_prefix(unit)?;
+                matches!(rest, "" | "B" | "IB").then_some(shift)
+            }),
         };
-        digits
-            .parse::<u64>()
-            .ok()
-            .and_then(|count| count.checked_mul(1 << shift))
+        shift
+            .zip(digits.parse::<u64>().ok())
+            .and_then(|(shift, count)| count.checked_mul(1 << shift))
             .map(ByteSize)
             .ok_or_else(|| {
                 format!("expected a size such as 1000, 512M or 4G, or none; found {text:?}")
@@ -269,7 +283,18 @@ mod tests {
             assert_eq!(shown.parse::<ByteSize>(), Ok(ByteSize(bytes)), "{shown}");
         }
         assert_eq!(ByteSize(4 << 30).to_string(), "4G");
-        for bad in ["", "G", "-1", "1.5G", "4X", "99999999999T"] {
+        for bad in [
+            "",
+            "G",
+            "-1",
+            "+5",
+            "1.5G",
+            "4X",
+            "4IB",
+            "4BBB",
+            "4GiBB",
+            "99999999999T",
+        ] {
             assert!(bad.parse::<ByteSize>().is_err(), "{bad:?} was accepted");
         }
     }

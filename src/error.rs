@@ -37,11 +37,11 @@ pub enum Error {
 
     /// Decoded data larger than a limit: the user's `--max-bytes`, or a fixed bound on what is
     /// held in memory.
-    #[error("{what} is {size}, over the limit of {limit} bytes{hint}")]
+    #[error("{what} is {}{hint}", against_limit(*.size, *.limit))]
     TooLarge {
-        what: &'static str,
-        /// "N bytes", or "larger" when reading stopped at the limit.
-        size: String,
+        what: String,
+        /// The size in bytes, if known; `None` when reading stopped at the limit.
+        size: Option<u128>,
         limit: u64,
         /// How to raise the limit, if it can be raised.
         hint: &'static str,
@@ -73,6 +73,13 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+fn against_limit(size: Option<u128>, limit: u64) -> String {
+    match size {
+        Some(size) => format!("{size} bytes, over the limit of {limit} bytes"),
+        None => format!("larger than the limit of {limit} bytes"),
+    }
+}
 
 /// Errors raised inside a `Read` travel as `io::Error`; this unwraps them again.
 impl From<std::io::Error> for Error {

@@ -172,10 +172,14 @@ fn decode(args: DecodeArgs, quiet: bool) -> Result<()> {
     let input = open_input(args.input, quiet)?;
     let mut output = Output::open(output_path, &input)?;
     let name = input.name;
+    let defaults = ReadOptions::default();
+    // A size the user gives is the limit for all data, in memory or not.
+    let limit = args.max_bytes.map(|size| size.0);
     let options = ReadOptions {
         name: args.name,
         dtype: args.dtype,
-        max_bytes: args.max_bytes.0,
+        max_bytes: limit.unwrap_or(defaults.max_bytes),
+        max_in_memory: limit.unwrap_or(defaults.max_in_memory),
     };
     let item = codec::read_json(input.reader, &options).with_context(|| name.clone())?;
     codec::write_binary(item, &mut output, format, args.layout.into()).with_context(|| name)?;

@@ -712,8 +712,8 @@ fn encode_png_with_huge_dimensions_fails_fast() {
         "huge.png",
         &png,
         &[
-            "the image is 100000x100000 pixels, 40000000000 bytes decoded",
-            "over the limit of 1073741824 bytes",
+            "the decoded 100000x100000 image is 40000000000 bytes",
+            "over the limit of 1073741824 bytes (images are decoded in memory)",
         ],
     );
 }
@@ -756,7 +756,7 @@ fn encode_png_whose_pixel_count_overflows_64_bits() {
         "huge16.png",
         &png,
         &[
-            "the image is 2147483647x2147483647 pixels, 36893488113059364872 bytes decoded",
+            "the decoded 2147483647x2147483647 image is 36893488113059364872 bytes",
             "over the limit of 1073741824 bytes",
         ],
     );
@@ -1119,11 +1119,59 @@ fn decode_image_over_max_bytes() {
         "50",
         "image.json",
         json.as_bytes(),
-        &[
-            "the decoded PNG file is larger",
-            "over the limit of 50 bytes",
-        ],
+        &["the decoded PNG file is larger than the limit of 50 bytes"],
     );
+}
+
+#[test]
+fn decode_image_whose_pixels_are_over_max_bytes() {
+    // Found in review: a small PNG file of many pixels passed a limit its `.npy` exceeds.
+    let (width, height) = (1000u32, 1000u32);
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&width.to_be_bytes());
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 0, 0, 0, 0]);
+    let mut idat = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    idat.write_all(&vec![0; (width as usize + 1) * height as usize])
+        .unwrap();
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend(png_chunk(b"IHDR", &ihdr));
+    png.extend(png_chunk(b"IDAT", &idat.finish().unwrap()));
+    png.extend(png_chunk(b"IEND", b""));
+    assert!(png.len() < 10_000, "the file itself is small");
+    let json = format!("\"data:image/png;base64,{}\"", STANDARD.encode(&png));
+    decode_fails_over(
+        "100K",
+        "image.json",
+        json.as_bytes(),
+        &["the decoded image is 1000000 bytes, over the limit of 102400 bytes"],
+    );
+}
+
+#[test]
+fn decode_reordered_in_memory_has_a_lower_default_limit() {
+    // Found in review: Fortran-order data is read whole to be reordered, so it had the 4 GiB
+    // streaming limit while it took twice that in memory.
+    let shape = "[32768,32769]";
+    let json = envelope(
+        &format!(r#""kind":"tensor","dtype":"uint8","shape":{shape},"order":"F""#),
+        "AAAA",
+    );
+    let phrases = [
+        "the decoded data is 1073774592 bytes",
+        "over the limit of 1073741824 bytes for data reordered in memory",
+        "--max-bytes",
+    ];
+    decode_fails("fortran.json", &json, &phrases);
+    // The same inside npy-base64, checked from the .npy header before any data is read.
+    let header = npy_header("'|u1'", true, "(32768, 32769)");
+    let text = format!(
+        "\"{}\"",
+        STANDARD.encode(npy_file((1, 0), &header, &[0; 3]))
+    );
+    decode_fails("fortran-npy.json", text.as_bytes(), &phrases);
+    // A limit given by hand applies to it as well: here the short data is what fails.
+    decode_fails_over("2G", "fortran.json", &json, &["shorter (3 bytes)"]);
 }
 
 #[test]
@@ -1167,8 +1215,8 @@ fn decode_view_larger_than_memory_bound() {
         view.as_bytes(),
         &[
             "the array view is 1200000000 bytes",
-            "over the limit of 1073741824 bytes",
-            "gathered in memory",
+            "over the limit of 1073741824 bytes for data reordered in memory",
+            "--max-bytes",
         ],
     );
 }

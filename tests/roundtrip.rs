@@ -222,6 +222,7 @@ fn a_huge_declared_shape_without_the_data_fails_without_allocating_it() {
         r#"{"kind":"tensor","dtype":"uint8","shape":[1099511627776,1],"order":"F","data":"AAAA"}"#;
     let unlimited = ReadOptions {
         max_bytes: u64::MAX,
+        max_in_memory: u64::MAX,
         ..ReadOptions::default()
     };
     let error = match codec::read_json(json.as_bytes(), &unlimited) {

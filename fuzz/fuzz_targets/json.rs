@@ -21,6 +21,7 @@ const MAX_BYTES: u64 = 16 << 20;
 fn options_and_json(data: &[u8]) -> (ReadOptions, &[u8]) {
     let defaults = ReadOptions {
         max_bytes: MAX_BYTES,
+        max_in_memory: MAX_BYTES,
         ..ReadOptions::default()
     };
     match data.split_first() {

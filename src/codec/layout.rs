@@ -45,9 +45,9 @@ pub fn normalise<'a>(
         ByteOrder::Big if swap_unit > 1 => Box::new(SwapReader::new(payload, swap_unit)),
         ByteOrder::Big | ByteOrder::Little => payload,
     };
+    let fortran = fortran_order && header.shape.len() > 1;
+    let planar = planar_complex && header.dtype.is_complex();
     let tensor = Tensor::new(header, payload);
-    let fortran = fortran_order && tensor.header.shape.len() > 1;
-    let planar = planar_complex && tensor.header.dtype.is_complex();
     if !fortran && !planar {
         return Ok(tensor);
     }
@@ -60,6 +60,13 @@ pub fn normalise<'a>(
         bytes = fortran_to_c(&bytes, &header.shape, header.dtype.itemsize());
     }
     Ok(Tensor::new(header, Box::new(io::Cursor::new(bytes))))
+}
+
+/// Whether [`normalise`] reads data in this arrangement whole, to reorder it in memory.
+pub fn reorders_in_memory(header: &TensorHeader, arrangement: Arrangement) -> bool {
+    let fortran = arrangement.fortran_order && header.shape.len() > 1;
+    let planar = arrangement.planar_complex && header.dtype.is_complex();
+    fortran || planar
 }
 
 /// `[re0, re1, .., im0, im1, ..]` to `[re0, im0, re1, im1, ..]`, parts of `part` bytes.

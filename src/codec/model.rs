@@ -209,6 +209,16 @@ pub struct Image {
     pub bytes: Vec<u8>,
 }
 
+impl Image {
+    /// Size of the decoded pixels in bytes, as `decode --to npy` writes them.
+    pub fn pixel_bytes(&self) -> u64 {
+        let sample = if self.color.is_16_bit() { 2 } else { 1 };
+        let channels = self.color.channels() as u128;
+        let bytes = u128::from(self.width) * u128::from(self.height) * channels * sample;
+        u64::try_from(bytes).unwrap_or(u64::MAX)
+    }
+}
+
 /// What a reader produced.
 pub enum Item<'a> {
     Tensor(Tensor<'a>),

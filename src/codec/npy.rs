@@ -128,12 +128,24 @@ fn describe(header: Header) -> Result<NpyHeader> {
 /// Reads an `.npy` file into the model (see [`layout::normalise`] for what streams).
 pub fn read<'a>(mut reader: impl Payload + 'a) -> Result<Tensor<'a>> {
     let header = read_header(&mut reader)?;
-    let arrangement = Arrangement {
-        byte_order: header.byte_order,
-        fortran_order: header.fortran_order,
-        planar_complex: false,
-    };
+    open(header, reader)
+}
+
+/// The tensor whose header has been read from `reader`, which is left at the first data byte.
+pub fn open<'a>(header: NpyHeader, reader: impl Payload + 'a) -> Result<Tensor<'a>> {
+    let arrangement = header.arrangement();
     normalise(header.tensor, Box::new(reader), arrangement)
+}
+
+impl NpyHeader {
+    /// How the data is stored.
+    pub fn arrangement(&self) -> Arrangement {
+        Arrangement {
+            byte_order: self.byte_order,
+            fortran_order: self.fortran_order,
+            planar_complex: false,
+        }
+    }
 }
 
 /// numpy pads a header so the first axis can grow in place to this many digits.

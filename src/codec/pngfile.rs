@@ -83,7 +83,10 @@ fn open(bytes: &[u8]) -> Result<(PngReader<'_>, Color)> {
 /// than [`MAX_PIXEL_BYTES`]: from the header alone, before anything is decoded.
 fn check_dimensions(info: &png::Info) -> Result<()> {
     let (width, height) = info.size();
+    let low_depth = (info.bit_depth as u8) < 8;
     let channels = match info.color_type {
+        // Gray below 8 bits with tRNS expands to gray and alpha.
+        ColorType::Grayscale if low_depth && info.trns.is_some() => 2,
         ColorType::Grayscale => 1,
         ColorType::GrayscaleAlpha => 2,
         ColorType::Rgb => 3,
@@ -97,23 +100,35 @@ fn check_dimensions(info: &png::Info) -> Result<()> {
     // Up to (2^32)^2 * 8 bytes: past u64, within u128.
     let bytes = u128::from(width) * u128::from(height) * channels * sample_bytes;
     if bytes > MAX_PIXEL_BYTES as u128 {
-        return Err(Error::TooLarge {
-            what: "the image",
-            size: format!("{width}x{height} pixels, {bytes} bytes decoded"),
-            limit: MAX_PIXEL_BYTES as u64,
-            hint: " (images are decoded in memory)",
-        });
+        return Err(too_many_pixels(width, height, Some(bytes)));
     }
     Ok(())
+}
+
+fn too_many_pixels(width: u32, height: u32, bytes: Option<u128>) -> Error {
+    Error::TooLarge {
+        what: format!("the decoded {width}x{height} image"),
+        size: bytes,
+        limit: MAX_PIXEL_BYTES as u64,
+        hint: " (images are decoded in memory)",
+    }
 }
 
 /// Decodes the pixels: the one full decode each path makes.
 fn decode(bytes: &[u8]) -> Result<Decoded> {
     let (mut reader, color) = open(bytes)?;
-    let size = reader
-        .output_buffer_size()
-        .filter(|&size| size <= MAX_PIXEL_BYTES)
-        .ok_or_else(|| Error::Png(format!("decoded size is over {MAX_PIXEL_BYTES} bytes")))?;
+    let (width, height) = reader.info().size();
+    // The header check counts conservatively; this is the decoder's own count.
+    let size = match reader.output_buffer_size() {
+        Some(size) if size <= MAX_PIXEL_BYTES => size,
+        size => {
+            return Err(too_many_pixels(
+                width,
+                height,
+                size.map(|size| size as u128),
+            ))
+        }
+    };
     let mut pixels = vec![0u8; size];
     let frame = reader.next_frame(&mut pixels).map_err(png_error)?;
     pixels.truncate(frame.buffer_size());

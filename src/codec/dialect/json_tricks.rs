@@ -31,8 +31,7 @@ fn plan(fields: &Fields, _options: &ReadOptions) -> Option<Result<Plan>> {
 fn tensor_plan(fields: &Fields) -> Result<Plan> {
     let (header, stored_order) = fields::header(fields, "dtype", "shape")?;
     let text = match &fields[KEY] {
-        // A 0-d NaN or infinity is written as the bare token, which reads as a string.
-        Value::String(text) if !list::NON_FINITE.contains(&text.as_str()) => text,
+        Value::String(text) if !list::is_numbers(&fields[KEY]) => text,
         _ => {
             return Ok(Plan::List {
                 dtype: Some(header.dtype),

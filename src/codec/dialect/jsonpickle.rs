@@ -7,7 +7,7 @@
 use serde_json::{json, Value};
 
 use crate::codec::dialect::fields::{self, Fields};
-use crate::codec::dialect::{path, Compression, Encoding, ObjectReader, Plan, ReadOptions};
+use crate::codec::dialect::{list, path, Compression, Encoding, ObjectReader, Plan, ReadOptions};
 use crate::codec::dtype::ByteOrder;
 use crate::codec::layout::Arrangement;
 use crate::codec::model::TensorHeader;
@@ -33,7 +33,7 @@ fn fortran(fields: &Fields) -> bool {
 fn array_plan(fields: &Fields) -> Result<Plan> {
     let (dtype, descr_order) = fields::dtype(fields, "dtype")?;
     let values = fields::required(fields, "values")?;
-    if !values.is_string() {
+    if list::is_numbers(values) {
         let shape = match fields.get("shape") {
             Some(_) => Some(fields::shape(fields, "shape")?),
             None => None,

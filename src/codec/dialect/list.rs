@@ -276,6 +276,15 @@ fn complex_of(value: &Value) -> Option<(f64, f64)> {
     complex_parts(value).or_else(|| Some((real_of(value)?, 0.0)))
 }
 
+/// Whether a value that may be numbers or a base64 string is numbers: anything but a string,
+/// or a bare NaN or infinity (a 0-d array), which reads as one.
+pub fn is_numbers(value: &Value) -> bool {
+    match value {
+        Value::String(text) => NON_FINITE.contains(&text.as_str()),
+        _ => true,
+    }
+}
+
 /// Refuses a shape that nested lists alone cannot show: they show a shape only up to its
 /// first zero-length axis (`[]` is what (0,), (0, 3) and (0, 0, 0) all write).
 pub fn check_nestable(shape: &[usize]) -> Result<()> {

@@ -50,8 +50,10 @@ const MAX_VALUE: usize = 16 << 20;
 /// array the benchmark moves, yet a bound on what a small compressed document can unpack to.
 pub const DEFAULT_MAX_BYTES: u64 = 4 << 30;
 
-/// Largest array view (jsonpickle) gathered in memory, with its base array.
-pub const MAX_VIEW_BYTES: u64 = 1 << 30;
+/// Largest payload held whole in memory (to reorder a Fortran-order or planar-complex array,
+/// or gather a jsonpickle view) unless told otherwise. Such data takes twice its size while
+/// it is reordered.
+pub const DEFAULT_MAX_IN_MEMORY: u64 = 1 << 30;
 
 /// What the user told `decode` about the document.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,9 +62,11 @@ pub struct ReadOptions {
     pub name: Option<String>,
     /// The dtype of plain numbers, where the dialect does not say (lists, TF Serving).
     pub dtype: Option<Dtype>,
-    /// Largest decoded payload, in bytes: a tensor's data or an image file. Checked against
-    /// the declared size before any data is read.
+    /// Largest decoded payload, in bytes: a tensor's data, an image file or its pixels.
+    /// Checked against the declared size before any data is read.
     pub max_bytes: u64,
+    /// Largest payload held whole in memory to be reordered, in bytes.
+    pub max_in_memory: u64,
 }
 
 impl Default for ReadOptions {
@@ -71,6 +75,7 @@ impl Default for ReadOptions {
             name: None,
             dtype: None,
             max_bytes: DEFAULT_MAX_BYTES,
+            max_in_memory: DEFAULT_MAX_IN_MEMORY,
         }
     }
 }
@@ -78,25 +83,37 @@ impl Default for ReadOptions {
 const RAISE_HINT: &str = " (raise it with --max-bytes)";
 
 impl ReadOptions {
-    fn check_size(&self, what: &'static str, bytes: u64) -> Result<()> {
+    fn check_size(&self, what: &str, bytes: u64) -> Result<()> {
         check_limit(what, bytes, self.max_bytes, RAISE_HINT)
     }
 
-    /// Checks an array that is gathered in memory: within `--max-bytes` and [`MAX_VIEW_BYTES`].
-    fn check_in_memory(&self, what: &'static str, bytes: u64) -> Result<()> {
-        self.check_size(what, bytes)?;
-        let hint = " (array views are gathered in memory)";
-        check_limit(what, bytes, MAX_VIEW_BYTES, hint)
+    /// Checks an array that is held whole in memory.
+    fn check_in_memory(&self, what: &str, bytes: u64) -> Result<()> {
+        let hint = " for data reordered in memory (raise it with --max-bytes)";
+        if self.max_in_memory < self.max_bytes {
+            check_limit(what, bytes, self.max_in_memory, hint)?;
+        }
+        self.check_size(what, bytes)
+    }
+
+    /// Checks a tensor stored in `arrangement`: streamed, or reordered in memory.
+    fn check_tensor(&self, header: &TensorHeader, arrangement: Arrangement) -> Result<()> {
+        let what = "the decoded data";
+        if layout::reorders_in_memory(header, arrangement) {
+            self.check_in_memory(what, header.byte_len())
+        } else {
+            self.check_size(what, header.byte_len())
+        }
     }
 }
 
-fn check_limit(what: &'static str, bytes: u64, limit: u64, hint: &'static str) -> Result<()> {
+fn check_limit(what: &str, bytes: u64, limit: u64, hint: &'static str) -> Result<()> {
     if bytes <= limit {
         return Ok(());
     }
     Err(Error::TooLarge {
-        what,
-        size: format!("{bytes} bytes"),
+        what: what.to_string(),
+        size: Some(bytes.into()),
         limit,
         hint,
     })
@@ -617,7 +634,7 @@ fn open_plan<'a>(plan: Plan, source: Source<'a>, options: &ReadOptions) -> Resul
         Plan::Tensor {
             header, encoding, ..
         } => {
-            options.check_size("the decoded data", header.byte_len())?;
+            options.check_tensor(&header, encoding.arrangement)?;
             let decoded = DecodeReader::new(skip(text, encoding.skip)?, field.clone());
             let bytes: Box<dyn Payload + 'a> = match encoding.compression {
                 Some(compression) => Box::new(Inflate::new(decoded, compression, field)),
@@ -627,16 +644,18 @@ fn open_plan<'a>(plan: Plan, source: Source<'a>, options: &ReadOptions) -> Resul
             Ok(Item::Tensor(tensor))
         }
         Plan::Npy { skip: count, .. } => {
-            let decoded = DecodeReader::new(skip(text, count)?, field);
-            let tensor = npy::read(BufReader::new(decoded))?;
-            options.check_size("the decoded data", tensor.header.byte_len())?;
-            Ok(Item::Tensor(tensor))
+            let mut decoded = BufReader::new(DecodeReader::new(skip(text, count)?, field));
+            let header = npy::read_header(&mut decoded)?;
+            options.check_tensor(&header.tensor, header.arrangement())?;
+            Ok(Item::Tensor(npy::open(header, decoded)?))
         }
         Plan::Image { skip: count, .. } => {
             let decoded = DecodeReader::new(skip(text, count)?, field);
             let bytes = read_image_file(decoded, options)?;
             // Checked in full where it is written (`write_binary`), which decodes it once.
-            Ok(Item::Image(pngfile::read_header(bytes)?))
+            let image = pngfile::read_header(bytes)?;
+            options.check_size("the decoded image", image.pixel_bytes())?;
+            Ok(Item::Image(image))
         }
         Plan::List { .. } | Plan::View { .. } => unreachable!("handled above"),
     }
@@ -649,8 +668,8 @@ fn read_image_file(mut decoded: impl Payload, options: &ReadOptions) -> Result<V
     (&mut decoded).take(limit + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > limit {
         return Err(Error::TooLarge {
-            what: "the decoded PNG file",
-            size: "larger".to_string(),
+            what: "the decoded PNG file".to_string(),
+            size: None,
             limit,
             hint: if limit == options.max_bytes {
                 RAISE_HINT
