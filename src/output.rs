@@ -30,11 +30,36 @@ fn forget_temporary(path: &Path) {
 /// A file being written; dropped without [`AtomicFile::commit`], it is removed.
 pub struct AtomicFile {
     target: PathBuf,
-    writer: BufWriter<NamedTempFile>,
+    writer: BufWriter<Destination>,
+}
+
+/// Where the bytes go until [`AtomicFile::commit`].
+enum Destination {
+    /// A temporary file beside the target, renamed over it at the end.
+    Temporary(NamedTempFile),
+    /// A device or FIFO (`-o /dev/null`, a named pipe), written in place: a rename would
+    /// replace the device node with a regular file.
+    InPlace(File),
 }
 
 impl AtomicFile {
     pub fn create(target: &Path) -> io::Result<Self> {
+        let metadata = std::fs::metadata(target);
+        if metadata
+            .as_ref()
+            .is_ok_and(|metadata| !metadata.is_file() && !metadata.is_dir())
+        {
+            let file = std::fs::OpenOptions::new().write(true).open(target)?;
+            return Ok(AtomicFile {
+                target: target.to_path_buf(),
+                writer: BufWriter::with_capacity(1 << 20, Destination::InPlace(file)),
+            });
+        }
+        // Through a symbolic link, the file it points to is replaced, not the link.
+        let target = match metadata {
+            Ok(_) => std::fs::canonicalize(target)?,
+            Err(_) => target.to_path_buf(),
+        };
         let directory = match target.parent() {
             Some(parent) if !parent.as_os_str().is_empty() => parent,
             _ => Path::new("."),
@@ -54,8 +79,8 @@ impl AtomicFile {
             paths.push(temporary.path().to_path_buf());
         }
         Ok(AtomicFile {
-            target: target.to_path_buf(),
-            writer: BufWriter::with_capacity(1 << 20, temporary),
+            writer: BufWriter::with_capacity(1 << 20, Destination::Temporary(temporary)),
+            target,
         })
     }
 
@@ -63,14 +88,34 @@ impl AtomicFile {
     /// killed run; the file is not synced to disk (as `cp` and `base64` do not sync), which
     /// would cost more than the whole encoding.
     pub fn commit(self) -> io::Result<File> {
-        let temporary = self
+        let destination = self
             .writer
             .into_inner()
             .map_err(|error| error.into_error())?;
+        let temporary = match destination {
+            Destination::InPlace(file) => return Ok(file),
+            Destination::Temporary(temporary) => temporary,
+        };
         let path = temporary.path().to_path_buf();
         let persisted = temporary.persist(&self.target).map_err(|error| error.error);
         forget_temporary(&path);
         persisted
+    }
+}
+
+impl Write for Destination {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Destination::Temporary(file) => file.write(buf),
+            Destination::InPlace(file) => file.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Destination::Temporary(file) => file.flush(),
+            Destination::InPlace(file) => file.flush(),
+        }
     }
 }
 

@@ -512,3 +512,53 @@ fn a_process_killed_mid_write_leaves_the_old_output_whole() {
         b"the old file"
     );
 }
+
+#[test]
+fn devices_fifos_and_links_are_written_through_not_replaced() {
+    use std::os::unix::fs::FileTypeExt;
+    let expected = tensorjson()
+        .args(["encode", "fixtures/example.npy"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let encode_to = |target: &Path| {
+        tensorjson()
+            .args(["encode", "fixtures/example.npy", "-o"])
+            .arg(target)
+            .assert()
+            .success();
+    };
+    // Found in review: `-o /dev/null` renamed a regular file over the device node.
+    encode_to(Path::new("/dev/null"));
+    let null = fs::metadata("/dev/null").unwrap().file_type();
+    assert!(null.is_char_device(), "/dev/null is no longer a device");
+
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.unwrap().success(), "mkfifo");
+    let reading = fifo.clone();
+    let reader = std::thread::spawn(move || fs::read(reading).unwrap());
+    encode_to(&fifo);
+    assert!(
+        reader.join().unwrap() == expected,
+        "the FIFO's reader got other bytes"
+    );
+    assert!(fs::metadata(&fifo).unwrap().file_type().is_fifo());
+
+    let real = dir.path().join("real.json");
+    fs::write(&real, b"old").unwrap();
+    let link = dir.path().join("link.json");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    encode_to(&link);
+    assert!(fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert!(
+        fs::read(&real).unwrap() == expected,
+        "the link's target was not written"
+    );
+}
