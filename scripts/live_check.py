@@ -23,18 +23,16 @@ CLI contract exercised:
 
 from __future__ import annotations
 
-import argparse
 import base64
 import io
 import json
-import os
-import subprocess
 import sys
-import tempfile
-import traceback
 import warnings
 import zlib
 from pathlib import Path
+
+import check_harness as harness
+from check_harness import CheckFailed, expect
 
 try:
     import numpy as np
@@ -60,39 +58,6 @@ DTYPES = [
 ]
 ENVELOPE_KEYS = ["kind", "dtype", "shape", "data"]
 H, W = 3, 5  # non-square images
-
-
-class CheckFailed(Exception):
-    pass
-
-
-def expect(cond: bool, msg: str) -> None:
-    if not cond:
-        raise CheckFailed(msg)
-
-
-# --------------------------------------------------------------------------
-# running the binary
-# --------------------------------------------------------------------------
-
-class Tool:
-    def __init__(self, binary: Path, timeout: float):
-        self.binary = binary
-        self.timeout = timeout
-
-    def run(self, *args: str | Path, stdin: bytes | None = None, cwd: Path | None = None) -> bytes:
-        cmd = [str(self.binary), *map(str, args)]
-        try:
-            proc = subprocess.run(cmd, input=stdin if stdin is not None else b"",
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  timeout=self.timeout, cwd=cwd)
-        except subprocess.TimeoutExpired:
-            raise CheckFailed(f"timed out after {self.timeout}s: {' '.join(cmd[1:])}")
-        if proc.returncode != 0:
-            err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-            tail = " | ".join(err[-3:]) if err else "(no stderr)"
-            raise CheckFailed(f"exit {proc.returncode} for `tensorjson {' '.join(cmd[1:])}`: {tail}")
-        return proc.stdout
 
 
 # --------------------------------------------------------------------------
@@ -237,38 +202,7 @@ def open_png(path: Path | bytes, what: str) -> Image.Image:
 # the checks
 # --------------------------------------------------------------------------
 
-class Runner:
-    def __init__(self, tool: Tool, tmp: Path, only: list[str], skip: list[str]):
-        self.tool = tool
-        self.tmp = tmp
-        self.only = only
-        self.skip = skip
-        self.passed = 0
-        self.failed = 0
-        self.n = 0
-
-    def check(self, name: str, fn) -> None:
-        if self.only and not any(s in name for s in self.only):
-            return
-        if any(s in name for s in self.skip):
-            return
-        self.n += 1
-        work = self.tmp / f"c{self.n:04d}"
-        work.mkdir()
-        try:
-            fn(work)
-        except CheckFailed as e:
-            self.failed += 1
-            print(f"FAIL {name}: {e}", flush=True)
-        except Exception as e:  # a bug in the check or an unreadable output
-            self.failed += 1
-            here = [f for f in traceback.extract_tb(e.__traceback__) if f.filename == __file__]
-            where = f" (live_check.py:{here[-1].lineno})" if here else ""
-            print(f"FAIL {name}: {type(e).__name__}: {e}{where}", flush=True)
-        else:
-            self.passed += 1
-            print(f"PASS {name}", flush=True)
-
+class Runner(harness.Runner):
     # ---- (a)-(c): tensors -------------------------------------------------
 
     def tensor_checks(self, label: str, arr: np.ndarray) -> None:
@@ -515,47 +449,15 @@ class Runner:
 
 
 def main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("binary", help="path to the tensorjson binary (debug or release)")
-    ap.add_argument("--timeout", type=float, default=60.0, help="seconds per invocation (default 60)")
-    ap.add_argument("-k", "--only", action="append", default=[], metavar="SUBSTR",
-                    help="run only checks whose name contains SUBSTR (repeatable)")
-    ap.add_argument("--skip", action="append", default=[], metavar="SUBSTR",
-                    help="skip checks whose name contains SUBSTR (repeatable)")
-    ap.add_argument("--fixtures", nargs="?", const=str(Path(__file__).resolve().parent.parent / "fixtures"),
-                    metavar="DIR", help="also run the binary over the committed fixtures "
-                    "(default DIR: the repo's fixtures/)")
-    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
-    args = ap.parse_args(argv)
-
-    binary = Path(args.binary).expanduser()
-    if not binary.is_file() or not os.access(binary, os.X_OK):
-        what = "is not executable" if binary.is_file() else "does not exist"
-        print(f"live_check: tensorjson binary {binary} {what}; build it first "
-              f"(cargo build --release) and pass its path", file=sys.stderr)
-        print("FAIL binary present")
-        print("0 passed, 1 failed")
-        return 1
-    tool = Tool(binary.resolve(), args.timeout)
-
-    print(f"live_check: {binary.resolve()} with NumPy {np.__version__}, "
-          f"Pillow {PIL.__version__}", flush=True)
-    tmpdir = tempfile.mkdtemp(prefix="tj-live-")
-    runner = Runner(tool, Path(tmpdir), args.only, args.skip)
-    try:
+    def run(runner: Runner) -> None:
         runner.all_tensors()
         runner.png_to_envelope()
         runner.array_to_png()
-        if args.fixtures:
-            runner.fixture_checks(Path(args.fixtures))
-    finally:
-        if args.keep:
-            print(f"live_check: kept {tmpdir}", file=sys.stderr)
-        else:
-            import shutil
-            shutil.rmtree(tmpdir, ignore_errors=True)
-    print(f"{runner.passed} passed, {runner.failed} failed")
-    return 1 if runner.failed or runner.passed == 0 else 0
+
+    return harness.main(
+        argv, name="live_check", description=__doc__.split("\n\n")[0],
+        fixtures_help="also run the binary over the committed fixtures", runner_class=Runner,
+        banner=lambda: f"NumPy {np.__version__}, Pillow {PIL.__version__}", run=run)
 
 
 if __name__ == "__main__":

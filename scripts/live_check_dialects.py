@@ -34,17 +34,15 @@ CLI contract exercised:
 
 from __future__ import annotations
 
-import argparse
 import base64
 import io
 import json
-import os
-import subprocess
 import sys
-import tempfile
-import traceback
 import warnings
 from pathlib import Path
+
+import check_harness as harness
+from check_harness import CheckFailed, Tool, expect
 
 try:
     import numpy as np
@@ -98,15 +96,6 @@ RAW_NAN = {  # bit patterns a lossy float path would canonicalise
 PNG_SIG = b"\x89PNG\r\n\x1a\n"
 
 
-class CheckFailed(Exception):
-    pass
-
-
-def expect(cond: bool, msg: str) -> None:
-    if not cond:
-        raise CheckFailed(msg)
-
-
 def need(mod, name: str):
     if isinstance(mod, Exception):
         raise CheckFailed(f"{name} is not importable ({mod}); install scripts/requirements.txt "
@@ -117,48 +106,6 @@ def need(mod, name: str):
 # --------------------------------------------------------------------------
 # running the binary
 # --------------------------------------------------------------------------
-
-class Tool:
-    def __init__(self, binary: Path, timeout: float):
-        self.binary = binary
-        self.timeout = timeout
-
-    def raw(self, *args, stdin: bytes | None = None) -> subprocess.CompletedProcess:
-        cmd = [str(self.binary), *map(str, args)]
-        try:
-            return subprocess.run(cmd, input=stdin if stdin is not None else b"",
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=self.timeout)
-        except subprocess.TimeoutExpired:
-            raise CheckFailed(f"timed out after {self.timeout}s: tensorjson {' '.join(cmd[1:])}")
-
-    def run(self, *args, stdin: bytes | None = None) -> bytes:
-        proc = self.raw(*args, stdin=stdin)
-        if proc.returncode != 0:
-            err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-            tail = " | ".join(err[-3:]) if err else "(no stderr)"
-            raise CheckFailed(f"exit {proc.returncode} for `tensorjson {' '.join(map(str, args))}`: {tail}")
-        return proc.stdout
-
-    def refuse(self, *args, stdin: bytes | None = None, phrase: str | None = None,
-               out: Path | None = None) -> str:
-        """The binary must fail with exit 1, an `error:` message, and no output file."""
-        proc = self.raw(*args, stdin=stdin)
-        err = proc.stderr.decode("utf-8", "replace")
-        expect(proc.returncode == 1,
-               f"`tensorjson {' '.join(map(str, args))}` exited {proc.returncode}, want 1 (refusal); "
-               f"stderr: {err.strip()[:200]!r}")
-        expect(err.startswith("error:"), f"stderr does not start with 'error:': {err[:120]!r}")
-        if phrase is not None:
-            # the message quotes file names: a phrase found only there does not count
-            msg = err
-            for a in args:
-                if isinstance(a, Path) or "/" in str(a) or "." in str(a):
-                    msg = msg.replace(str(a), "").replace(Path(str(a)).name, "")
-            expect(phrase.lower() in msg.lower(), f"error message lacks {phrase!r}: {err.strip()[:200]!r}")
-        if out is not None:
-            expect(not out.exists(), f"{out.name} was written although the command failed")
-        return err
-
 
 # --------------------------------------------------------------------------
 # arrays and comparisons
@@ -335,38 +282,10 @@ def variants(arr: np.ndarray, fortran: bool = True, big: bool = True):
 # the checks
 # --------------------------------------------------------------------------
 
-class Runner:
+class Runner(harness.Runner):
     def __init__(self, tool: Tool, tmp: Path, only: list[str], skip: list[str]):
-        self.tool = tool
-        self.tmp = tmp
-        self.only = only
-        self.skip = skip
-        self.passed = 0
-        self.failed = 0
-        self.n = 0
+        super().__init__(tool, tmp, only, skip)
         self.rng = np.random.default_rng(20240612)
-
-    def check(self, name: str, fn) -> None:
-        if self.only and not any(s in name for s in self.only):
-            return
-        if any(s in name for s in self.skip):
-            return
-        self.n += 1
-        work = self.tmp / f"c{self.n:04d}"
-        work.mkdir()
-        try:
-            fn(work)
-        except CheckFailed as e:
-            self.failed += 1
-            print(f"FAIL {name}: {e}", flush=True)
-        except Exception as e:  # a bug in the check or an unreadable output
-            self.failed += 1
-            here = [f for f in traceback.extract_tb(e.__traceback__) if f.filename == __file__]
-            where = f" (live_check_dialects.py:{here[-1].lineno})" if here else ""
-            print(f"FAIL {name}: {type(e).__name__}: {e}{where}", flush=True)
-        else:
-            self.passed += 1
-            print(f"PASS {name}", flush=True)
 
     # ---- helpers ---------------------------------------------------------
 
@@ -914,37 +833,15 @@ class Runner:
 
 
 def main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("binary", help="path to the tensorjson binary (debug or release)")
-    ap.add_argument("--timeout", type=float, default=60.0, help="seconds per invocation (default 60)")
-    ap.add_argument("-k", "--only", action="append", default=[], metavar="SUBSTR",
-                    help="run only checks whose name contains SUBSTR (repeatable)")
-    ap.add_argument("--skip", action="append", default=[], metavar="SUBSTR",
-                    help="skip checks whose name contains SUBSTR (repeatable)")
-    ap.add_argument("--fixtures", nargs="?", const=str(Path(__file__).resolve().parent.parent / "fixtures"),
-                    metavar="DIR", help="also decode fixtures/dialects/ per its INDEX.json "
-                    "(default DIR: the repo's fixtures/)")
-    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
-    args = ap.parse_args(argv)
-
-    binary = Path(args.binary).expanduser()
-    if not binary.is_file() or not os.access(binary, os.X_OK):
-        what = "is not executable" if binary.is_file() else "does not exist"
-        print(f"live_check_dialects: tensorjson binary {binary} {what}; build it first "
-              f"(cargo build --release) and pass its path", file=sys.stderr)
-        print("FAIL binary present")
-        print("0 passed, 1 failed")
-        return 1
-    tool = Tool(binary.resolve(), args.timeout)
-
     def ver(mod, name):
         return f"{name} {'MISSING' if isinstance(mod, Exception) else getattr(mod, '__version__', '?')}"
-    print(f"live_check_dialects: {binary.resolve()} with NumPy {np.__version__}, "
-          + ", ".join([ver(json_numpy, "json-numpy"), ver(json_tricks, "json-tricks"),
-                       ver(jsonpickle, "jsonpickle"), ver(jdata, "jdata")]), flush=True)
-    tmpdir = tempfile.mkdtemp(prefix="tj-dialects-")
-    runner = Runner(tool, Path(tmpdir), args.only, args.skip)
-    try:
+
+    def banner() -> str:
+        return f"NumPy {np.__version__}, " + ", ".join(
+            [ver(json_numpy, "json-numpy"), ver(json_tricks, "json-tricks"),
+             ver(jsonpickle, "jsonpickle"), ver(jdata, "jdata")])
+
+    def run(runner: Runner) -> None:
         for part in (runner.json_numpy_checks, runner.json_tricks_checks, runner.jsonpickle_checks,
                      runner.jdata_checks, runner.kserve_checks, runner.tf_serving_checks,
                      runner.list_checks, runner.npy_base64_checks, runner.image_checks):
@@ -953,16 +850,11 @@ def main(argv: list[str]) -> int:
             except Exception as e:  # a bug while building checks: report it, go on
                 runner.failed += 1
                 print(f"FAIL {part.__name__}: {type(e).__name__}: {e}", flush=True)
-        if args.fixtures:
-            runner.fixture_checks(Path(args.fixtures))
-    finally:
-        if args.keep:
-            print(f"live_check_dialects: kept {tmpdir}", file=sys.stderr)
-        else:
-            import shutil
-            shutil.rmtree(tmpdir, ignore_errors=True)
-    print(f"{runner.passed} passed, {runner.failed} failed")
-    return 1 if runner.failed or runner.passed == 0 else 0
+
+    return harness.main(
+        argv, name="live_check_dialects", description=__doc__.split("\n\n")[0],
+        fixtures_help="also decode fixtures/dialects/ per its INDEX.json", runner_class=Runner,
+        banner=banner, run=run)
 
 
 if __name__ == "__main__":
