@@ -12,6 +12,8 @@ import tempfile
 import traceback
 from pathlib import Path
 
+import numpy as np
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -66,6 +68,43 @@ class Tool:
         if out is not None:
             expect(not out.exists(), f"{out.name} was written although the command failed")
         return err
+
+
+def canonical(arr) -> np.ndarray:
+    """Little-endian C-order copy; keeps 0-d shape (np.ascontiguousarray doesn't)."""
+    arr = np.asarray(arr)
+    return arr.astype(arr.dtype.newbyteorder("<"), order="C", copy=True)
+
+
+def le_bytes(arr) -> bytes:
+    return canonical(arr).tobytes()
+
+
+def same_array(got, want, what: str) -> None:
+    got, want = np.asarray(got), np.asarray(want)
+    expect(got.dtype.name == want.dtype.name, f"{what}: dtype {got.dtype.name} != {want.dtype.name}")
+    expect(tuple(got.shape) == tuple(want.shape), f"{what}: shape {got.shape} != {want.shape}")
+    if le_bytes(got) != le_bytes(want):
+        g = np.frombuffer(le_bytes(got), np.uint8)
+        w = np.frombuffer(le_bytes(want), np.uint8)
+        first = int(np.flatnonzero(g != w)[0]) if g.size == w.size else -1
+        isz = want.dtype.itemsize
+        at = f"element {first // isz}" if first >= 0 else "?"
+        raise CheckFailed(f"{what}: bytes differ (first differing byte {first}, {at}: "
+                          f"got {got.ravel()[first // isz] if first >= 0 else '?'!r}, "
+                          f"want {want.ravel()[first // isz] if first >= 0 else '?'!r})")
+
+
+def written(path: Path) -> bytes:
+    expect(path.is_file(), f"{path.name} was not written")
+    return path.read_bytes()
+
+
+def describe(arr) -> str:
+    arr = np.asarray(arr)
+    order = "F" if (arr.ndim > 1 and arr.flags.f_contiguous and not arr.flags.c_contiguous) else "C"
+    bo = {"<": "le", ">": "be", "|": "--", "=": "le" if sys.byteorder == "little" else "be"}[arr.dtype.str[0]]
+    return f"{arr.dtype.name} {bo} {order} {tuple(arr.shape)}"
 
 
 class Runner:

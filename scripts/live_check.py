@@ -31,8 +31,6 @@ import warnings
 import zlib
 from pathlib import Path
 
-import check_harness as harness
-from check_harness import CheckFailed, expect
 
 try:
     import numpy as np
@@ -43,6 +41,10 @@ except ImportError as exc:  # pragma: no cover - environment problem
           f"    \"$(bash scripts/python-venv.sh)\" scripts/live_check.py BINARY", file=sys.stderr)
     print("0 passed, 1 failed")
     sys.exit(1)
+
+import check_harness as harness  # noqa: E402 (needs numpy, checked above)
+from check_harness import (CheckFailed, describe, expect, le_bytes, same_array,  # noqa: E402
+                           written)
 
 try:
     import png as pypng  # optional: only for 16-bit RGB/RGBA/LA read-back
@@ -63,15 +65,6 @@ H, W = 3, 5  # non-square images
 # --------------------------------------------------------------------------
 # arrays and comparisons
 # --------------------------------------------------------------------------
-
-def canonical(arr: np.ndarray) -> np.ndarray:
-    """Little-endian C-order copy; keeps 0-d shape (np.ascontiguousarray doesn't)."""
-    return arr.astype(arr.dtype.newbyteorder("<"), order="C", copy=True)
-
-
-def le_bytes(arr: np.ndarray) -> bytes:
-    return canonical(arr).tobytes()
-
 
 def compact(obj) -> str:
     return json.dumps(obj, separators=(",", ":"))
@@ -111,22 +104,6 @@ def make_array(name: str, shape: tuple[int, ...], rng: np.random.Generator) -> n
             if k + i < u.size:
                 u[k + i] = bits
     return arr.reshape(shape)
-
-
-def describe(arr: np.ndarray) -> str:
-    order = "F" if (arr.ndim > 1 and arr.flags.f_contiguous and not arr.flags.c_contiguous) else "C"
-    bo = {"<": "le", ">": "be", "|": "--", "=": "le" if sys.byteorder == "little" else "be"}[arr.dtype.str[0]]
-    return f"{arr.dtype.name} {bo} {order} {tuple(arr.shape)}"
-
-
-def same_array(got: np.ndarray, want: np.ndarray, what: str) -> None:
-    expect(got.dtype.name == want.dtype.name, f"{what}: dtype {got.dtype.name} != {want.dtype.name}")
-    expect(tuple(got.shape) == tuple(want.shape), f"{what}: shape {got.shape} != {want.shape}")
-    if le_bytes(got) != le_bytes(want):
-        g = np.frombuffer(le_bytes(got), np.uint8)
-        w = np.frombuffer(le_bytes(want), np.uint8)
-        first = int(np.flatnonzero(g != w)[0]) if g.size == w.size else -1
-        raise CheckFailed(f"{what}: bytes differ (first differing byte offset {first})")
 
 
 def parse_pairs(text: str | bytes, what: str = "output"):
@@ -178,12 +155,6 @@ def load_npy_bytes(data: bytes, what: str) -> np.ndarray:
         return np.load(io.BytesIO(data), allow_pickle=False)
     except Exception as e:
         raise CheckFailed(f"{what}: np.load failed: {type(e).__name__}: {e}")
-
-
-def written(path: Path) -> bytes:
-    """Contents of an output file the binary was asked to write."""
-    expect(path.is_file(), f"{path.name} was not written")
-    return path.read_bytes()
 
 
 def load_npy(path: Path, what: str) -> np.ndarray:

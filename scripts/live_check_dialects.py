@@ -41,8 +41,6 @@ import sys
 import warnings
 from pathlib import Path
 
-import check_harness as harness
-from check_harness import CheckFailed, Tool, expect
 
 try:
     import numpy as np
@@ -51,6 +49,10 @@ except ImportError as exc:  # pragma: no cover - environment problem
           f"    \"$(bash scripts/python-venv.sh)\" scripts/live_check_dialects.py BINARY", file=sys.stderr)
     print("0 passed, 1 failed")
     sys.exit(1)
+
+import check_harness as harness  # noqa: E402 (needs numpy, checked above)
+from check_harness import (CheckFailed, Tool, canonical, describe, expect,  # noqa: E402
+                           same_array, written)
 
 warnings.simplefilter("ignore")  # jsonpickle / json-tricks deprecation notices
 
@@ -111,31 +113,6 @@ def need(mod, name: str):
 # arrays and comparisons
 # --------------------------------------------------------------------------
 
-def canonical(arr) -> np.ndarray:
-    """Little-endian C-order copy; keeps 0-d shape (np.ascontiguousarray doesn't)."""
-    arr = np.asarray(arr)
-    return arr.astype(arr.dtype.newbyteorder("<"), order="C", copy=True)
-
-
-def le_bytes(arr) -> bytes:
-    return canonical(arr).tobytes()
-
-
-def same_array(got, want, what: str) -> None:
-    got, want = np.asarray(got), np.asarray(want)
-    expect(got.dtype.name == want.dtype.name, f"{what}: dtype {got.dtype.name} != {want.dtype.name}")
-    expect(tuple(got.shape) == tuple(want.shape), f"{what}: shape {got.shape} != {want.shape}")
-    if le_bytes(got) != le_bytes(want):
-        g = np.frombuffer(le_bytes(got), np.uint8)
-        w = np.frombuffer(le_bytes(want), np.uint8)
-        first = int(np.flatnonzero(g != w)[0]) if g.size == w.size else -1
-        isz = want.dtype.itemsize
-        at = f"element {first // isz}" if first >= 0 else "?"
-        raise CheckFailed(f"{what}: bytes differ (first differing byte {first}, {at}: "
-                          f"got {got.ravel()[first // isz] if first >= 0 else '?'!r}, "
-                          f"want {want.ravel()[first // isz] if first >= 0 else '?'!r})")
-
-
 def same_values_nan(got, want, what: str) -> None:
     """Bit-exact except that any NaN matches any NaN (list forms cannot keep payloads)."""
     got, want = np.asarray(got), np.asarray(want)
@@ -185,11 +162,6 @@ def b64strict(s, what: str) -> bytes:
         raise CheckFailed(f"{what}: not strict padded base64 ({e})")
 
 
-def written(path: Path) -> bytes:
-    expect(path.is_file(), f"{path.name} was not written")
-    return path.read_bytes()
-
-
 def load_npy(path: Path) -> np.ndarray:
     data = written(path)
     try:
@@ -202,13 +174,6 @@ def npy_bytes(arr) -> bytes:
     buf = io.BytesIO()
     np.save(buf, arr, allow_pickle=False)
     return buf.getvalue()
-
-
-def describe(arr) -> str:
-    arr = np.asarray(arr)
-    order = "F" if (arr.ndim > 1 and arr.flags.f_contiguous and not arr.flags.c_contiguous) else "C"
-    bo = {"<": "le", ">": "be", "|": "--", "=": "le" if sys.byteorder == "little" else "be"}[arr.dtype.str[0]]
-    return f"{arr.dtype.name} {bo} {order} {tuple(arr.shape)}"
 
 
 def random_bits(name: str, shape, rng) -> np.ndarray:
