@@ -35,18 +35,12 @@ pub fn normalise<'a>(
     payload: Box<dyn Payload + 'a>,
     arrangement: Arrangement,
 ) -> Result<Tensor<'a>> {
-    let Arrangement {
-        byte_order,
-        fortran_order,
-        planar_complex,
-    } = arrangement;
     let swap_unit = header.dtype.swap_unit();
-    let payload: Box<dyn Payload + 'a> = match byte_order {
+    let payload: Box<dyn Payload + 'a> = match arrangement.byte_order {
         ByteOrder::Big if swap_unit > 1 => Box::new(SwapReader::new(payload, swap_unit)),
         ByteOrder::Big | ByteOrder::Little => payload,
     };
-    let fortran = fortran_order && header.shape.len() > 1;
-    let planar = planar_complex && header.dtype.is_complex();
+    let (fortran, planar) = reordering(&header, arrangement);
     let tensor = Tensor::new(header, payload);
     if !fortran && !planar {
         return Ok(tensor);
@@ -64,9 +58,15 @@ pub fn normalise<'a>(
 
 /// Whether [`normalise`] reads data in this arrangement whole, to reorder it in memory.
 pub fn reorders_in_memory(header: &TensorHeader, arrangement: Arrangement) -> bool {
+    let (fortran, planar) = reordering(header, arrangement);
+    fortran || planar
+}
+
+/// Which reorderings the data needs: Fortran to C order, planar to interleaved complex.
+fn reordering(header: &TensorHeader, arrangement: Arrangement) -> (bool, bool) {
     let fortran = arrangement.fortran_order && header.shape.len() > 1;
     let planar = arrangement.planar_complex && header.dtype.is_complex();
-    fortran || planar
+    (fortran, planar)
 }
 
 /// `[re0, re1, .., im0, im1, ..]` to `[re0, im0, re1, im1, ..]`, parts of `part` bytes.

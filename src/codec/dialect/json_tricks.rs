@@ -30,8 +30,9 @@ fn plan(fields: &Fields, _options: &ReadOptions) -> Option<Result<Plan>> {
 
 fn tensor_plan(fields: &Fields) -> Result<Plan> {
     let (header, stored_order) = fields::header(fields, "dtype", "shape")?;
-    let text = match &fields[KEY] {
-        Value::String(text) if !list::is_numbers(&fields[KEY]) => text,
+    let value = &fields[KEY];
+    let text = match value {
+        Value::String(text) if !list::is_numbers(value) => text,
         _ => {
             return Ok(Plan::List {
                 dtype: Some(header.dtype),

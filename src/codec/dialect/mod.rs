@@ -334,12 +334,8 @@ pub fn read<'a, R: BufRead + Send + 'a>(input: R, options: &ReadOptions) -> Resu
             scanner.expect_end()?;
             // A bare number is a 0-d array, as numpy.array(5) is; so is a bare NaN, which
             // reaches here as a string.
-            let numbers = match &value {
-                Value::Array(_) | Value::Number(_) | Value::Bool(_) => true,
-                Value::String(token) => list::NON_FINITE.contains(&token.as_str()),
-                Value::Null | Value::Object(_) => false,
-            };
-            if !numbers {
+            let numbers = !matches!(value, Value::Null | Value::Object(_));
+            if !(numbers && list::is_numbers(&value)) {
                 return Err(no_dialect(&format!("a JSON {}", kind_of(&value))));
             }
             open_plan(list::plan(options), Source::Value(value), options)
