@@ -250,6 +250,19 @@ class Runner(harness.Runner):
 
         self.check("encode  --pretty float64 (3, 2)", pretty)
 
+        def header_bytes(d: Path):
+            # numpy.save pads a header by 1 to 64 bytes: one already a multiple of 64 gets 64 more
+            for shape in [(1, 1, 100, 1000) + (1,) * 9, (3,), (), (0, 5), (2,) * 20, (1,) * 64, (2**40, 0)]:
+                a = np.zeros(shape, "u1")
+                buf = io.BytesIO()
+                np.save(buf, a, allow_pickle=False)
+                json_text = self.tool.run("encode", "-", stdin=buf.getvalue())
+                npy = self.tool.run("decode", "-", "--to", "npy", stdin=json_text)
+                expect(npy == buf.getvalue(), f"shape {shape}: {len(npy)} bytes, numpy.save writes "
+                       f"{len(buf.getvalue())}: {npy[:128]!r}")
+
+        self.check("decode  .npy output byte for byte as numpy.save, header padding edges", header_bytes)
+
     # ---- (d): images ------------------------------------------------------
 
     def png_to_envelope(self) -> None:

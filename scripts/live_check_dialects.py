@@ -37,6 +37,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+from decimal import Decimal
 import sys
 import warnings
 from pathlib import Path
@@ -342,7 +343,8 @@ class Runner(harness.Runner):
         for name in DTYPES:
             arrays += variants(finite(name, (2, 3, 4), rng))
         arrays += [np.array(-2.5), np.array(7, dtype=">i4"), np.zeros((0,), "<f4"), np.zeros((2, 0), "<i2"),
-                   finite("float32", (2, 1, 3, 1, 2), rng)]
+                   finite("float32", (2, 1, 3, 1, 2), rng), np.array(1.5 - 2j), np.array(0.1 + 3j, "<c8"),
+                   np.array(np.float16(0.1)), np.array(True)]
         for arr in arrays:
             def enc(d: Path, arr=arr):
                 out = self.encode(d, arr, "--style", "json-tricks")
@@ -661,11 +663,35 @@ class Runner(harness.Runner):
             val = lax_json(out, "stdout")
             same_values_nan(np.array(val, dtype=np.float64), arr, "json.loads (NaN tokens)")
         self.check("list encode --allow-nan writes NaN/Infinity tokens", nan_ok)
+        def float16_shortest(d: Path):
+            bits = np.arange(1 << 16, dtype=np.uint16).view(np.float16)
+            arr = bits[np.isfinite(bits)]
+            out = self.encode(d, arr, "--style", "list")
+            tokens = out.decode().strip()[1:-1].split(",")
+            expect(len(tokens) == arr.size, f"{len(tokens)} tokens for {arr.size} values")
+            for value, token in zip(arr, tokens):
+                # numpy's repr is the shortest decimal that reads back as the same float16
+                want = Decimal(str(value))
+                expect(Decimal(token) == want and np.float16(float(token)) == value,
+                       f"float16 {value!r} written {token}, numpy's repr is {want}")
+        self.check("list encode writes every float16 as numpy's shortest repr", float16_shortest)
         for text in ("[[1, 2], [3, 4]]", "[[1.5, 2], [3, 4]]", "[true, false]", "[1, true]",
-                     "[18446744073709551615]", "[[[1]], [[2]]]"):
+                     "[18446744073709551615]", "[[[1]], [[2]]]", "[1, -0, 2]", "[-0]", "[1e400, 1]",
+                     "[-1e400, -0.0]", "[9223372036854775807, -9223372036854775808]"):
             want = np.array(json.loads(text))
             self.decode_check(f"list ->decode {text} ({want.dtype}, numpy's inference)", lambda t=text: t, want)
         self.refuse_check("list ragged is refused", lambda: "[[1, 2], [3]]")
+        # numpy makes these object arrays (json.loads gives exact Python ints), which
+        # tensorjson does not carry: refused, never rounded to float64
+        for text in ("[123456789012345678901234567890]", "[18446744073709551616]", "[-9223372036854775809]"):
+            self.refuse_check(f"list {text} (numpy: object) is refused", lambda t=text: t, "64 bits")
+        for text, dtype in (("[-9223372036854775809]", "int64"), ("[18446744073709551616]", "uint64"),
+                            ("[1, 2, 300]", "uint8"), ("[-1]", "uint32")):
+            self.refuse_check(f"list {text} --dtype {dtype} is refused, as numpy raises OverflowError",
+                              lambda t=text: t, "outside the range", "--dtype", dtype)
+        big = "[123456789012345678901234567890, 18446744073709551616]"
+        self.decode_check(f"list {big} --dtype float64 (numpy rounds Python ints)", lambda: big,
+                          np.array(json.loads(big), dtype=np.float64), "--dtype", "float64")
 
     # ---- npy-base64 --------------------------------------------------------------
 

@@ -29,11 +29,20 @@ pub enum Error {
         found: String,
     },
 
-    #[error("shape {shape:?} x {dtype} is too large: its size in bytes overflows")]
+    #[error(
+        "shape {shape:?} x {dtype} is too large: its item size times its non-zero dimensions \
+         is over 2^63 - 1 bytes, which numpy refuses"
+    )]
     ShapeOverflow {
         shape: Vec<u64>,
         dtype: &'static str,
     },
+
+    #[error(
+        "shape has {rank} dimensions; numpy allows at most {}",
+        crate::codec::model::MAX_RANK
+    )]
+    TooManyDimensions { rank: usize },
 
     /// Decoded data larger than a limit: the user's `--max-bytes`, or a fixed bound on what is
     /// held in memory.
@@ -47,10 +56,10 @@ pub enum Error {
         hint: &'static str,
     },
 
-    #[error("invalid base64 in `{field}`: {detail}")]
+    #[error("invalid base64 in {field}: {detail}")]
     Base64 { field: String, detail: String },
 
-    #[error("invalid {compression} data in `{field}`: {detail}")]
+    #[error("invalid {compression} data in {field}: {detail}")]
     Decompress {
         compression: &'static str,
         field: String,

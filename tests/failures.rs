@@ -643,7 +643,7 @@ fn encode_shape_whose_size_overflows_is_refused_up_front() {
         &npy("'<i4'", shape, &[0; 8]),
         &[
             "too large",
-            "overflows",
+            "which numpy refuses",
             "[4611686018427387904, 4611686018427387904]",
         ],
     );
@@ -1013,12 +1013,12 @@ fn decode_shape_whose_size_overflows_is_refused_up_front() {
             "[4611686018427387904, 4611686018427387904]",
             &[0; 3],
         ),
-        &["too large", "overflows"],
+        &["too large", "which numpy refuses"],
     );
     decode_fails_bounded(
         "overflow-u64.json",
         &tensor_json("uint16", "[18446744073709551615]", &[0; 3]),
-        &["too large", "overflows"],
+        &["too large", "which numpy refuses"],
     );
 }
 

@@ -265,12 +265,19 @@ fn the_native_envelope_is_never_written_with_gzip() {
 }
 
 #[test]
-fn an_empty_view_with_huge_axes_is_empty() {
-    // Its contiguous strides overflow i64, which the empty view never needs.
+fn an_empty_view_with_huge_axes_is_refused_as_numpy_refuses_it() {
+    // Its contiguous strides overflow i64 (found by fuzzing); numpy.empty((0, 2**62, 2**62),
+    // "u1") says "array is too big", and so does tensorjson, without a panic.
     let json = br#"{"py/object":"numpy.ndarray","dtype":"u1","shape":[0,4611686018427387904,4611686018427387904],"base":{"py/object":"numpy.ndarray","dtype":"u1","values":[]}}"#;
+    let error = codec::read_json(&json[..], &ReadOptions::default())
+        .err()
+        .unwrap();
+    assert!(error.to_string().contains("which numpy refuses"), "{error}");
+    // The largest empty view numpy accepts is still read.
+    let json = br#"{"py/object":"numpy.ndarray","dtype":"u1","shape":[0,4611686018427387904,1],"base":{"py/object":"numpy.ndarray","dtype":"u1","values":[]}}"#;
     let Item::Tensor(tensor) = codec::read_json(&json[..], &ReadOptions::default()).unwrap() else {
         panic!("an image")
     };
-    assert_eq!(tensor.header.shape, [0, 1 << 62, 1 << 62]);
+    assert_eq!(tensor.header.shape, [0, 1 << 62, 1]);
     assert!(tensor.into_bytes().unwrap().is_empty());
 }

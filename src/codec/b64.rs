@@ -261,7 +261,7 @@ mod tests {
 
     fn decode_all(text: &[u8]) -> crate::error::Result<Vec<u8>> {
         let mut out = Vec::new();
-        DecodeReader::new(text, "data")
+        DecodeReader::new(text, "`data`")
             .read_to_end(&mut out)
             .map_err(Error::from)?;
         Ok(out)

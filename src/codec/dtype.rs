@@ -42,22 +42,49 @@ struct Row {
     aliases: &'static [&'static str],
 }
 
+/// Bare names mean what `numpy.dtype(name)` makes of them (`float` is float64, `int` and
+/// `long` int64, as on Linux); PyTorch's names carry their `torch.` prefix.
 #[rustfmt::skip]
 const TABLE: [Row; 14] = [
     Row { dtype: Dtype::Bool, name: "bool", kind: 'b', itemsize: 1, kserve: Some("BOOL"), aliases: &["?", "bool_", "torch.bool"] },
-    Row { dtype: Dtype::Int8, name: "int8", kind: 'i', itemsize: 1, kserve: Some("INT8"), aliases: &["I8", "torch.int8"] },
-    Row { dtype: Dtype::Int16, name: "int16", kind: 'i', itemsize: 2, kserve: Some("INT16"), aliases: &["I16", "torch.int16", "short", "torch.short"] },
-    Row { dtype: Dtype::Int32, name: "int32", kind: 'i', itemsize: 4, kserve: Some("INT32"), aliases: &["I32", "torch.int32", "int", "torch.int"] },
-    Row { dtype: Dtype::Int64, name: "int64", kind: 'i', itemsize: 8, kserve: Some("INT64"), aliases: &["I64", "torch.int64", "long", "torch.long"] },
-    Row { dtype: Dtype::Uint8, name: "uint8", kind: 'u', itemsize: 1, kserve: Some("UINT8"), aliases: &["U8", "torch.uint8"] },
-    Row { dtype: Dtype::Uint16, name: "uint16", kind: 'u', itemsize: 2, kserve: Some("UINT16"), aliases: &["U16", "torch.uint16"] },
-    Row { dtype: Dtype::Uint32, name: "uint32", kind: 'u', itemsize: 4, kserve: Some("UINT32"), aliases: &["U32", "torch.uint32"] },
-    Row { dtype: Dtype::Uint64, name: "uint64", kind: 'u', itemsize: 8, kserve: Some("UINT64"), aliases: &["U64", "torch.uint64"] },
+    Row { dtype: Dtype::Int8, name: "int8", kind: 'i', itemsize: 1, kserve: Some("INT8"), aliases: &["I8", "byte", "torch.int8"] },
+    Row { dtype: Dtype::Int16, name: "int16", kind: 'i', itemsize: 2, kserve: Some("INT16"), aliases: &["I16", "short", "torch.int16", "torch.short"] },
+    Row { dtype: Dtype::Int32, name: "int32", kind: 'i', itemsize: 4, kserve: Some("INT32"), aliases: &["I32", "intc", "torch.int32", "torch.int"] },
+    Row { dtype: Dtype::Int64, name: "int64", kind: 'i', itemsize: 8, kserve: Some("INT64"), aliases: &["I64", "int", "int_", "intp", "long", "longlong", "torch.int64", "torch.long"] },
+    Row { dtype: Dtype::Uint8, name: "uint8", kind: 'u', itemsize: 1, kserve: Some("UINT8"), aliases: &["U8", "ubyte", "torch.uint8"] },
+    Row { dtype: Dtype::Uint16, name: "uint16", kind: 'u', itemsize: 2, kserve: Some("UINT16"), aliases: &["U16", "ushort", "torch.uint16"] },
+    Row { dtype: Dtype::Uint32, name: "uint32", kind: 'u', itemsize: 4, kserve: Some("UINT32"), aliases: &["U32", "uintc", "torch.uint32"] },
+    Row { dtype: Dtype::Uint64, name: "uint64", kind: 'u', itemsize: 8, kserve: Some("UINT64"), aliases: &["U64", "uint", "uintp", "ulong", "ulonglong", "torch.uint64"] },
     Row { dtype: Dtype::Float16, name: "float16", kind: 'f', itemsize: 2, kserve: Some("FP16"), aliases: &["half", "F16", "torch.float16", "torch.half"] },
-    Row { dtype: Dtype::Float32, name: "float32", kind: 'f', itemsize: 4, kserve: Some("FP32"), aliases: &["float", "single", "F32", "torch.float32", "torch.float"] },
-    Row { dtype: Dtype::Float64, name: "float64", kind: 'f', itemsize: 8, kserve: Some("FP64"), aliases: &["double", "F64", "torch.float64", "torch.double"] },
-    Row { dtype: Dtype::Complex64, name: "complex64", kind: 'c', itemsize: 8, kserve: None, aliases: &["cfloat", "csingle", "torch.complex64", "torch.cfloat"] },
-    Row { dtype: Dtype::Complex128, name: "complex128", kind: 'c', itemsize: 16, kserve: None, aliases: &["cdouble", "torch.complex128", "torch.cdouble"] },
+    Row { dtype: Dtype::Float32, name: "float32", kind: 'f', itemsize: 4, kserve: Some("FP32"), aliases: &["single", "F32", "torch.float32", "torch.float"] },
+    Row { dtype: Dtype::Float64, name: "float64", kind: 'f', itemsize: 8, kserve: Some("FP64"), aliases: &["float", "double", "F64", "torch.float64", "torch.double"] },
+    Row { dtype: Dtype::Complex64, name: "complex64", kind: 'c', itemsize: 8, kserve: None, aliases: &["csingle", "cfloat", "torch.complex64", "torch.cfloat"] },
+    Row { dtype: Dtype::Complex128, name: "complex128", kind: 'c', itemsize: 16, kserve: None, aliases: &["complex", "cdouble", "torch.complex128", "torch.cdouble"] },
+];
+
+/// numpy's one-character type codes, at this platform's sizes (`l` is 64 bits, as on Linux
+/// and macOS). `g` and `G` (long double) have no row, so they are refused.
+const TYPE_CODES: [(char, Dtype); 20] = [
+    ('?', Dtype::Bool),
+    ('b', Dtype::Int8),
+    ('B', Dtype::Uint8),
+    ('h', Dtype::Int16),
+    ('H', Dtype::Uint16),
+    ('i', Dtype::Int32),
+    ('I', Dtype::Uint32),
+    ('l', Dtype::Int64),
+    ('L', Dtype::Uint64),
+    ('q', Dtype::Int64),
+    ('Q', Dtype::Uint64),
+    ('p', Dtype::Int64),
+    ('P', Dtype::Uint64),
+    ('n', Dtype::Int64),
+    ('N', Dtype::Uint64),
+    ('e', Dtype::Float16),
+    ('f', Dtype::Float32),
+    ('d', Dtype::Float64),
+    ('F', Dtype::Complex64),
+    ('D', Dtype::Complex128),
 ];
 
 impl Dtype {
@@ -122,7 +149,8 @@ impl Dtype {
         Self::parse_descr(text).ok_or_else(|| UnknownDtype(text.to_string()))
     }
 
-    /// Parses a numpy array-protocol descr such as `<i4`, `>c16`, `|b1` or `u2`.
+    /// Parses a numpy descr as `numpy.dtype` does: an optional byte order (`<`, `>`, `=`, `|`)
+    /// and then a type code (`b` is int8, `?` bool) or a kind and size (`i4`, `b1`, `c16`).
     fn parse_descr(text: &str) -> Option<(Dtype, ByteOrder)> {
         let (order, rest) = match text.as_bytes().first()? {
             b'<' | b'|' | b'=' => (ByteOrder::Little, &text[1..]),
@@ -132,11 +160,14 @@ impl Dtype {
         let mut chars = rest.chars();
         let kind = chars.next()?;
         let size = chars.as_str();
-        let itemsize: usize = if size.is_empty() && kind == 'b' {
-            1
-        } else {
-            size.parse().ok()?
-        };
+        if size.is_empty() {
+            let (_, dtype) = TYPE_CODES.iter().find(|(code, _)| *code == kind)?;
+            return Some((*dtype, order));
+        }
+        if !size.bytes().all(|byte| byte.is_ascii_digit()) {
+            return None;
+        }
+        let itemsize: usize = size.parse().ok()?;
         let row = TABLE
             .iter()
             .find(|row| row.kind == kind && row.itemsize == itemsize)?;
@@ -234,6 +265,53 @@ mod tests {
             Dtype::parse("FP16"),
             Ok((Dtype::Float16, ByteOrder::Little))
         );
+    }
+
+    /// What `numpy.dtype(text)` gives (numpy 2.4 on x86-64 Linux), for every type code and
+    /// bare name, with each byte-order prefix numpy accepts.
+    #[test]
+    fn type_codes_and_names_read_as_numpy_reads_them() {
+        #[rustfmt::skip]
+        let numpy = [
+            ("b", "int8"), ("B", "uint8"), ("h", "int16"), ("H", "uint16"), ("i", "int32"),
+            ("I", "uint32"), ("l", "int64"), ("L", "uint64"), ("q", "int64"), ("Q", "uint64"),
+            ("p", "int64"), ("P", "uint64"), ("n", "int64"), ("N", "uint64"), ("e", "float16"),
+            ("f", "float32"), ("d", "float64"), ("F", "complex64"), ("D", "complex128"),
+            ("?", "bool"), ("b1", "bool"), ("i1", "int8"), ("u1", "uint8"), ("f2", "float16"),
+        ];
+        for (code, name) in numpy {
+            for prefix in ["", "<", "=", "|"] {
+                let text = format!("{prefix}{code}");
+                let dtype = Dtype::parse(&text).map(|(dtype, _)| dtype.name());
+                assert_eq!(dtype, Ok(name), "{text}");
+            }
+            let big = Dtype::parse(&format!(">{code}")).unwrap();
+            assert_eq!(big.0.name(), name);
+        }
+        assert_eq!(Dtype::parse(">h"), Ok((Dtype::Int16, ByteOrder::Big)));
+        #[rustfmt::skip]
+        let names = [
+            ("int", "int64"), ("float", "float64"), ("complex", "complex128"), ("long", "int64"),
+            ("ulong", "uint64"), ("short", "int16"), ("ushort", "uint16"), ("intc", "int32"),
+            ("uintc", "uint32"), ("uint", "uint64"), ("half", "float16"), ("single", "float32"),
+            ("double", "float64"), ("byte", "int8"), ("ubyte", "uint8"), ("longlong", "int64"),
+            ("ulonglong", "uint64"), ("csingle", "complex64"), ("cdouble", "complex128"),
+            ("int_", "int64"), ("bool_", "bool"), ("intp", "int64"), ("uintp", "uint64"),
+            ("torch.float", "float32"), ("torch.int", "int32"),
+        ];
+        for (text, name) in names {
+            assert_eq!(
+                Dtype::parse(text).map(|(dtype, _)| dtype.name()),
+                Ok(name),
+                "{text}"
+            );
+        }
+        // Long double, bytes, and what numpy itself refuses.
+        for refused in [
+            "g", ">g", "G", "=G", "c", "u", "<u", "?1", "<float", "b2", "i+4",
+        ] {
+            assert!(Dtype::parse(refused).is_err(), "{refused}");
+        }
     }
 
     #[test]

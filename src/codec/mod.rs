@@ -8,6 +8,7 @@ pub mod json;
 pub mod layout;
 pub mod model;
 pub mod npy;
+pub mod numbers;
 pub mod pngfile;
 
 use std::io::{BufRead, Cursor, Read, Write};

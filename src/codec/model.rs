@@ -7,6 +7,9 @@ use crate::codec::dtype::Dtype;
 use crate::codec::io::Payload;
 use crate::error::{Error, Result};
 
+/// Most dimensions an array may have: numpy's limit (`NPY_MAXDIMS`).
+pub const MAX_RANK: usize = 64;
+
 /// What a tensor is: its element type and shape. Its data is C order, little-endian.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TensorHeader {
@@ -16,19 +19,26 @@ pub struct TensorHeader {
 }
 
 impl TensorHeader {
-    /// Checks up front that the data size `product(shape) * itemsize` fits in memory sizes.
+    /// Checks up front what numpy checks of a shape: at most [`MAX_RANK`] dimensions, and
+    /// `itemsize` times the product of the non-zero dimensions within `isize` (so that an
+    /// empty array's other dimensions are bounded too, as `numpy.empty` bounds them).
     pub fn new(dtype: Dtype, shape: Vec<u64>) -> Result<Self> {
+        if shape.len() > MAX_RANK {
+            return Err(Error::TooManyDimensions { rank: shape.len() });
+        }
         let overflow = || Error::ShapeOverflow {
             shape: shape.clone(),
             dtype: dtype.name(),
         };
-        let byte_len = shape
+        shape
             .iter()
+            .filter(|&&dim| dim != 0)
             .try_fold(dtype.itemsize() as u64, |total, &dim| {
                 total.checked_mul(dim)
             })
             .filter(|&total| total <= isize::MAX as u64)
             .ok_or_else(overflow)?;
+        let byte_len = shape.iter().product::<u64>() * dtype.itemsize() as u64;
         let dims = shape.iter().map(|&dim| dim as usize).collect();
         Ok(TensorHeader {
             dtype,

@@ -164,13 +164,16 @@ pub fn header_bytes(tensor: &TensorHeader) -> Vec<u8> {
     if let Some(first) = dims.first() {
         dict.push_str(&" ".repeat(GROWTH_AXIS_MAX_DIGITS.saturating_sub(first.len())));
     }
-    let unpadded = MAGIC.len() + 2 + 2 + dict.len() + 1;
-    let (version, length_bytes) = if unpadded.next_multiple_of(64) - 10 <= u16::MAX as usize {
+    // numpy always pads, by 1 to 64 bytes: a header already a multiple of 64 gets 64 more.
+    let padded = |length_bytes: usize| {
+        (MAGIC.len() + 2 + length_bytes + dict.len() + 1 + 1).next_multiple_of(64)
+    };
+    let (version, length_bytes) = if padded(2) - MAGIC.len() - 4 <= u16::MAX as usize {
         (1u8, 2)
     } else {
         (2u8, 4)
     };
-    let total = (unpadded + length_bytes - 2).next_multiple_of(64);
+    let total = padded(length_bytes);
     let header_len = total - MAGIC.len() - 2 - length_bytes;
     let mut bytes = Vec::with_capacity(total);
     bytes.extend_from_slice(MAGIC);

@@ -4,14 +4,21 @@ use serde_json::{Map, Value};
 
 use crate::codec::dialect::kind_of;
 use crate::codec::dtype::{ByteOrder, Dtype};
+use crate::codec::json::BIG_INTEGER;
 use crate::codec::model::TensorHeader;
 use crate::error::{Error, Result};
 
 pub type Fields = Map<String, Value>;
 
-/// A short rendering of a value for error messages.
-fn shown(value: &Value) -> String {
-    let text = value.to_string();
+/// A short rendering of a value for error messages, as the document wrote it.
+pub fn shown(value: &Value) -> String {
+    let text = match value
+        .as_str()
+        .and_then(|text| text.strip_prefix(BIG_INTEGER))
+    {
+        Some(digits) => digits.to_string(),
+        None => value.to_string(),
+    };
     if text.chars().count() > 40 {
         let start: String = text.chars().take(37).collect();
         format!("a {} ({start}...)", kind_of(value))

@@ -2,7 +2,7 @@
 //! [2, 3], "Corder": true}`, or compact, `"__ndarray__": "b64:.."` (`"b64.gz:.."` gzipped)
 //! with `"endian"`. The dtype's own byte order (`">i4"`) wins over `endian`.
 
-use std::io::Write;
+use std::io::{Read, Write};
 
 use serde_json::{json, Value};
 
@@ -13,7 +13,8 @@ use crate::codec::dialect::{
 };
 use crate::codec::dtype::ByteOrder;
 use crate::codec::layout::Arrangement;
-use crate::codec::model::Item;
+use crate::codec::model::{Item, Tensor};
+use crate::codec::numbers::float_text;
 use crate::error::{Error, Result};
 
 const KEY: &str = "__ndarray__";
@@ -79,8 +80,9 @@ fn tensor_plan(fields: &Fields) -> Result<Plan> {
     })
 }
 
-/// Writes the compact form, base64 of little-endian C-order bytes; a real 0-d array as a bare
-/// value, since json-tricks cannot load a compact 0-d array.
+/// Writes the compact form, base64 of little-endian C-order bytes; a 0-d array as json-tricks
+/// writes it, a bare value (`{"__complex__": [re, im]}` for a complex number), since
+/// json-tricks cannot load a compact 0-d array.
 pub fn write(item: Item, out: &mut dyn Write, options: &WriteOptions) -> Result<()> {
     let Item::Tensor(mut tensor) = item else {
         return Err(Error::Envelope(
@@ -88,14 +90,17 @@ pub fn write(item: Item, out: &mut dyn Write, options: &WriteOptions) -> Result<
         ));
     };
     let header = tensor.header.clone();
-    let mut object = ObjectWriter::open(out, options.pretty)?;
-    let bare = header.shape.is_empty() && !header.dtype.is_complex();
-    if bare {
-        object.raw(KEY, |out| {
-            list::write_values(&mut tensor, out, true, options)
-        })?;
+    let bare = header.shape.is_empty();
+    // Made before anything is written, so that a NaN refused leaves no partial output.
+    let scalar = if bare {
+        Some(scalar_text(&mut tensor, options)?)
     } else {
-        object.base64(KEY, "b64:", &mut tensor)?;
+        None
+    };
+    let mut object = ObjectWriter::open(out, options.pretty)?;
+    match &scalar {
+        Some(text) => object.raw(KEY, |out| Ok(out.write_all(text.as_bytes())?))?,
+        None => object.base64(KEY, "b64:", &mut tensor)?,
     }
     object.value("dtype", json!(header.dtype.name()))?;
     object.value("shape", json!(header.shape))?;
@@ -106,4 +111,25 @@ pub fn write(item: Item, out: &mut dyn Write, options: &WriteOptions) -> Result<
         object.value("endian", json!("little"))?;
     }
     object.close()
+}
+
+/// The one value of a 0-d tensor as JSON.
+fn scalar_text(tensor: &mut Tensor, options: &WriteOptions) -> Result<String> {
+    if tensor.header.dtype.is_complex() {
+        let mut bytes = Vec::new();
+        tensor.read_to_end(&mut bytes)?;
+        let (re, im) = bytes.split_at(bytes.len() / 2);
+        let part = |bytes| {
+            float_text(bytes, options.allow_nan).map_err(|value| {
+                Error::Envelope(format!(
+                    "the complex value has a part {value}, which JSON cannot hold; give \
+                     --allow-nan to write the NaN/Infinity tokens json_tricks.loads reads"
+                ))
+            })
+        };
+        return Ok(format!("{{\"__complex__\":[{},{}]}}", part(re)?, part(im)?));
+    }
+    let mut text = Vec::new();
+    list::write_values(tensor, &mut text, true, options)?;
+    Ok(String::from_utf8(text).expect("numbers are ASCII"))
 }

@@ -7,18 +7,16 @@ use std::io::{BufReader, Cursor, Read, Write};
 use half::f16;
 use serde_json::Value;
 
-use crate::codec::dialect::{path, Plan, ReadOptions, WriteOptions};
+use crate::codec::dialect::{fields, path, Plan, ReadOptions, WriteOptions};
 use crate::codec::dtype::Dtype;
 use crate::codec::io::read_full;
+use crate::codec::json;
 use crate::codec::layout::{self, Arrangement};
 use crate::codec::model::{Item, Tensor, TensorHeader};
+use crate::codec::numbers::{float_text, NON_FINITE};
 use crate::error::{Error, Result};
 
 pub const LOOKS_FOR: &str = "a list of numbers";
-
-/// How a non-finite float is spelled when `--allow-nan` lets it be written, and how
-/// [`crate::codec::json`] hands such tokens over when it reads them.
-pub const NON_FINITE: [&str; 3] = ["NaN", "Infinity", "-Infinity"];
 
 pub fn plan(_options: &ReadOptions) -> Plan {
     Plan::List {
@@ -41,7 +39,7 @@ pub fn nested_shape(value: &Value, field: &str) -> Result<Vec<u64>> {
     for item in &items[1..] {
         if nested_shape(item, field)? != inner {
             return Err(Error::Envelope(format!(
-                "`{field}`: lists of different lengths (a ragged array) cannot be a tensor"
+                "{field}: lists of different lengths (a ragged array) cannot be a tensor"
             )));
         }
     }
@@ -73,6 +71,10 @@ fn complex_parts(value: &Value) -> Option<(f64, f64)> {
 }
 
 fn float_of(value: &Value) -> Option<f64> {
+    if let Some(digits) = big_integer(value) {
+        // As numpy converts a Python int: correctly rounded.
+        return digits.parse().ok();
+    }
     match value {
         Value::Number(number) => number.as_f64(),
         Value::String(text) => match text.as_str() {
@@ -99,6 +101,7 @@ fn infer(leaves: &[&Value], field: &str) -> Result<Dtype> {
             Value::Number(number) if number.is_i64() => Dtype::Int64,
             Value::Number(number) if number.is_u64() => Dtype::Uint64,
             Value::Number(_) => Dtype::Float64,
+            other if big_integer(other).is_some() => return Err(too_big_to_infer(field, other)),
             other if complex_parts(other).is_some() => Dtype::Complex128,
             other if float_of(other).is_some() => Dtype::Float64,
             other => return Err(not_a_number(field, other)),
@@ -134,7 +137,18 @@ fn wider(a: Dtype, b: Dtype) -> Dtype {
 }
 
 fn not_a_number(field: &str, found: &Value) -> Error {
-    crate::codec::dialect::fields::wrong(field, "numbers or booleans", found)
+    let found = fields::shown(found);
+    Error::Envelope(format!(
+        "{field}: expected numbers or booleans, found {found}"
+    ))
+}
+
+fn too_big_to_infer(field: &str, found: &Value) -> Error {
+    let found = fields::shown(found);
+    Error::Envelope(format!(
+        "{field}: the integer {found} does not fit in 64 bits; numpy would make an object \
+         array, which tensorjson does not carry (give --dtype float64 to read it as a float)"
+    ))
 }
 
 /// Builds a tensor from nested lists, checking them against `shape` if given (a flat list
@@ -157,7 +171,7 @@ pub fn to_tensor(
             let flat_fits = nested.len() == 1 && Some(nested[0]) == declared;
             if shape != nested && !flat_fits {
                 return Err(Error::Envelope(format!(
-                    "`{field}` holds values of shape {nested:?}, but the shape given is {shape:?}"
+                    "{field} holds values of shape {nested:?}, but the shape given is {shape:?}"
                 )));
             }
             shape
@@ -205,13 +219,52 @@ pub fn to_arranged_tensor(
 }
 
 fn does_not_fit(field: &str, index: usize, element: &Value, dtype: Dtype) -> Error {
-    Error::Envelope(format!(
-        "`{field}`: element {index} ({element}) is not a {dtype} value"
-    ))
+    let reason = match integer_range(dtype) {
+        Some((min, max)) if integer_of(element).is_some() || big_integer(element).is_some() => {
+            format!("is outside the range of {dtype}, {min} to {max}")
+        }
+        _ => format!("cannot be read as {dtype}"),
+    };
+    let element = fields::shown(element);
+    Error::Envelope(format!("{field}: element {index} ({element}) {reason}"))
 }
 
-/// An integer element: JSON integers, booleans as 0/1, and floats with no fraction.
+/// The least and greatest values of an integer dtype.
+fn integer_range(dtype: Dtype) -> Option<(i128, i128)> {
+    macro_rules! range {
+        ($t:ty) => {
+            Some((<$t>::MIN as i128, <$t>::MAX as i128))
+        };
+    }
+    match dtype {
+        Dtype::Int8 => range!(i8),
+        Dtype::Int16 => range!(i16),
+        Dtype::Int32 => range!(i32),
+        Dtype::Int64 => range!(i64),
+        Dtype::Uint8 => range!(u8),
+        Dtype::Uint16 => range!(u16),
+        Dtype::Uint32 => range!(u32),
+        Dtype::Uint64 => range!(u64),
+        Dtype::Bool
+        | Dtype::Float16
+        | Dtype::Float32
+        | Dtype::Float64
+        | Dtype::Complex64
+        | Dtype::Complex128 => None,
+    }
+}
+
+/// The digits of an integer literal too large for 64 bits (see [`json::BIG_INTEGER`]).
+fn big_integer(value: &Value) -> Option<&str> {
+    value.as_str()?.strip_prefix(json::BIG_INTEGER)
+}
+
+/// An integer element: JSON integers (exactly, however large), booleans as 0/1, and floats
+/// with no fraction.
 fn integer_of(value: &Value) -> Option<i128> {
+    if let Some(digits) = big_integer(value) {
+        return digits.parse().ok();
+    }
     match value {
         Value::Bool(flag) => Some(*flag as i128),
         Value::Number(number) => {
@@ -373,54 +426,22 @@ impl Elements<'_, '_> {
             Dtype::Uint16 => int!(u16),
             Dtype::Uint32 => int!(u32),
             Dtype::Uint64 => int!(u64),
-            Dtype::Float16 => {
-                let value = f16::from_le_bytes([element[0], element[1]]).to_f32();
-                let text = serde_json::to_string(&value).map_err(std::io::Error::from)?;
-                self.write_float(out, value.is_finite(), value as f64, &text, index)?;
-            }
-            Dtype::Float32 => {
-                let value = f32::from_le_bytes(element.try_into().expect("itemsize"));
-                let text = serde_json::to_string(&value).map_err(std::io::Error::from)?;
-                self.write_float(out, value.is_finite(), value as f64, &text, index)?;
-            }
-            Dtype::Float64 => {
-                let value = f64::from_le_bytes(element.try_into().expect("itemsize"));
-                let text = serde_json::to_string(&value).map_err(std::io::Error::from)?;
-                self.write_float(out, value.is_finite(), value, &text, index)?;
+            Dtype::Float16 | Dtype::Float32 | Dtype::Float64 => {
+                let text = float_text(element, self.allow_nan)
+                    .map_err(|value| non_finite(index, value))?;
+                out.write_all(text.as_bytes())?;
             }
             Dtype::Complex64 | Dtype::Complex128 => unreachable!("refused before writing"),
         }
         Ok(())
     }
+}
 
-    fn write_float(
-        &self,
-        out: &mut dyn Write,
-        finite: bool,
-        value: f64,
-        text: &str,
-        index: u64,
-    ) -> Result<()> {
-        if finite {
-            out.write_all(text.as_bytes())?;
-            return Ok(());
-        }
-        if !self.allow_nan {
-            return Err(Error::Envelope(format!(
-                "element {index} is {value}, which JSON cannot hold; give --allow-nan to write \
-                 the NaN/Infinity tokens that Python's json reads, or use --style native"
-            )));
-        }
-        let token = if value.is_nan() {
-            NON_FINITE[0]
-        } else if value > 0.0 {
-            NON_FINITE[1]
-        } else {
-            NON_FINITE[2]
-        };
-        out.write_all(token.as_bytes())?;
-        Ok(())
-    }
+fn non_finite(index: u64, value: f64) -> Error {
+    Error::Envelope(format!(
+        "element {index} is {value}, which JSON cannot hold; give --allow-nan to write \
+         the NaN/Infinity tokens that Python's json reads, or use --style native"
+    ))
 }
 
 /// `--style list`: the tensor as nested lists; an image is refused.

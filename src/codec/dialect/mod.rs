@@ -587,11 +587,12 @@ impl<R: BufRead + Send> Payload for Live<R> {
     }
 }
 
+/// How messages name the value at `path`: its keys in backticks, or the whole document.
 fn field_name(path: &Path) -> String {
     if path.is_empty() {
-        "string".to_string()
+        "the document".to_string()
     } else {
-        path.join("/")
+        format!("`{}`", path.join("/"))
     }
 }
 
@@ -618,7 +619,7 @@ fn open_plan<'a>(plan: Plan, source: Source<'a>, options: &ReadOptions) -> Resul
         }
         (Source::Text(_), Plan::List { .. }) => {
             return Err(Error::Envelope(format!(
-                "`{field}`: expected a list of numbers, found a string"
+                "{field}: expected a list of numbers, found a string"
             )))
         }
         (Source::Value(value), _) => {

@@ -1,0 +1,294 @@
+//! Regressions for wrong results a differential campaign against numpy, json-numpy and
+//! json-tricks found (issue 12): each case is what the reference library gives, stated here
+//! from its documented behaviour, never from tensorjson's own output.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use serde::Deserialize;
+
+const BIN: &str = env!("CARGO_BIN_EXE_tensorjson");
+
+/// The native tensor envelope, parsed strictly.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct Envelope {
+    kind: String,
+    dtype: String,
+    shape: Vec<u64>,
+    data: String,
+}
+
+fn run(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Runs a command that must succeed and returns its standard output.
+fn ok(args: &[&str], stdin: &[u8]) -> Vec<u8> {
+    let output = run(args, stdin);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{args:?}: {stderr}");
+    output.stdout
+}
+
+/// Runs a command that must fail with exit 1, writing nothing to standard output, and
+/// returns its message.
+fn fails(args: &[&str], stdin: &[u8]) -> String {
+    let output = run(args, stdin);
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(
+        output.stdout.is_empty(),
+        "{args:?} wrote {:?}",
+        output.stdout
+    );
+    stderr
+}
+
+/// Decodes a JSON document to the native envelope through `.npy`.
+fn native_of(json: &str, extra: &[&str]) -> (String, Vec<u64>, Vec<u8>) {
+    let mut args = vec!["decode", "--to", "npy"];
+    args.extend_from_slice(extra);
+    let npy = ok(&args, json.as_bytes());
+    let text = ok(&["encode"], &npy);
+    let envelope: Envelope = serde_json::from_slice(&text).unwrap();
+    assert_eq!(envelope.kind, "tensor");
+    let data = STANDARD.decode(&envelope.data).unwrap();
+    (envelope.dtype, envelope.shape, data)
+}
+
+/// An `.npy` version 1.0 file with the given descr, as numpy pads it.
+fn npy(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
+    let mut text =
+        format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}").into_bytes();
+    while (10 + text.len() + 1) % 64 != 0 {
+        text.push(b' ');
+    }
+    text.push(b'\n');
+    let mut file = b"\x93NUMPY\x01\x00".to_vec();
+    file.extend_from_slice(&(text.len() as u16).to_le_bytes());
+    file.extend_from_slice(&text);
+    file.extend_from_slice(data);
+    file
+}
+
+fn encoded(npy: &[u8]) -> (String, Vec<u64>, Vec<u8>) {
+    let envelope: Envelope = serde_json::from_slice(&ok(&["encode"], npy)).unwrap();
+    let data = STANDARD.decode(&envelope.data).unwrap();
+    (envelope.dtype, envelope.shape, data)
+}
+
+#[test]
+fn npy_type_codes_read_as_numpy_reads_them() {
+    // numpy.dtype("b") is int8; "b1" and "?" are bool. 0xFF as int8 is -1.
+    for descr in ["b", "<b", ">b", "=b", "|b", "i1"] {
+        let (dtype, _, data) = encoded(&npy(descr, "(2,)", &[0xFF, 0x01]));
+        assert_eq!(dtype, "int8", "{descr}");
+        assert_eq!(data, [0xFF, 0x01]);
+    }
+    for descr in ["?", "b1", "|b1"] {
+        assert_eq!(encoded(&npy(descr, "(1,)", &[1])).0, "bool", "{descr}");
+    }
+    // ">h" is big-endian int16: bytes 01 02 are 0x0102, written little-endian.
+    let (dtype, _, data) = encoded(&npy(">h", "(1,)", &[0x01, 0x02]));
+    assert_eq!((dtype.as_str(), data), ("int16", vec![0x02, 0x01]));
+    // `l` is this platform's long, 64 bits; `float` and `int` are numpy's float64 and int64.
+    for (descr, name) in [
+        ("l", "int64"),
+        ("float", "float64"),
+        ("int", "int64"),
+        ("D", "complex128"),
+    ] {
+        let itemsize = if name == "complex128" { 16 } else { 8 };
+        let (dtype, _, _) = encoded(&npy(descr, "(1,)", &vec![0; itemsize]));
+        assert_eq!(dtype, name, "{descr}");
+    }
+    let message = fails(&["encode"], &npy("<g", "(1,)", &[0; 16]));
+    assert!(message.contains("unsupported dtype \"<g\""), "{message}");
+}
+
+#[test]
+fn json_numpy_and_dtype_option_read_type_codes_as_numpy() {
+    let json = format!(
+        r#"{{"__numpy__": "{}", "dtype": "b", "shape": [2]}}"#,
+        STANDARD.encode([0xFE, 0x7F])
+    );
+    let (dtype, _, data) = native_of(&json, &[]);
+    assert_eq!((dtype.as_str(), data), ("int8", vec![0xFE, 0x7F]));
+    let (dtype, _, data) = native_of("[-1, 2]", &["--dtype", "b"]);
+    assert_eq!((dtype.as_str(), data), ("int8", vec![0xFF, 0x02]));
+}
+
+#[test]
+fn integers_are_exact_and_refused_out_of_range() {
+    // numpy.array(json.loads(...), dtype) raises OverflowError for each of these.
+    let kserve =
+        r#"{"inputs":[{"name":"x","shape":[1],"datatype":"INT64","data":[-9223372036854775809]}]}"#;
+    let message = fails(&["decode", "--to", "npy"], kserve.as_bytes());
+    assert!(
+        message.contains("element 0 (-9223372036854775809) is outside the range of int64"),
+        "{message}"
+    );
+    for (list, dtype) in [
+        ("[9223372036854775808]", "int64"),
+        ("[18446744073709551616]", "uint64"),
+        ("[1, 2, 300]", "uint8"),
+    ] {
+        let message = fails(
+            &["decode", "--to", "npy", "--dtype", dtype],
+            list.as_bytes(),
+        );
+        assert!(
+            message.contains(&format!("outside the range of {dtype}")),
+            "{message}"
+        );
+        assert!(message.contains("the document: element"), "{message}");
+    }
+    // The extremes themselves are exact.
+    let (_, _, data) = native_of("[-9223372036854775808, 9223372036854775807]", &[]);
+    assert_eq!(data[..8], i64::MIN.to_le_bytes());
+    assert_eq!(data[8..], i64::MAX.to_le_bytes());
+    let (dtype, _, data) = native_of("[18446744073709551615]", &[]);
+    assert_eq!(
+        (dtype.as_str(), data),
+        ("uint64", u64::MAX.to_le_bytes().to_vec())
+    );
+}
+
+#[test]
+fn integers_past_64_bits_are_refused_not_rounded() {
+    // numpy gives an object array for these; tensorjson has no object dtype.
+    for list in [
+        "[123456789012345678901234567890]",
+        "[18446744073709551616]",
+        "[-9223372036854775809]",
+    ] {
+        let message = fails(&["decode", "--to", "npy"], list.as_bytes());
+        assert!(message.contains("does not fit in 64 bits"), "{message}");
+        assert!(message.contains("--dtype float64"), "{message}");
+    }
+    // As float64, numpy rounds the Python int correctly: 2**64 is exactly representable.
+    let (dtype, _, data) = native_of("[18446744073709551616]", &["--dtype", "float64"]);
+    assert_eq!(
+        (dtype.as_str(), data),
+        ("float64", 18446744073709551616f64.to_le_bytes().to_vec())
+    );
+}
+
+#[test]
+fn minus_zero_integer_is_an_integer_and_huge_floats_are_infinite() {
+    // json.loads("[1, -0, 2]") is [1, 0, 2], all ints: numpy infers int64.
+    let (dtype, _, data) = native_of("[1, -0, 2]", &[]);
+    assert_eq!(dtype, "int64");
+    assert_eq!(
+        data,
+        [1i64, 0, 2]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect::<Vec<u8>>()
+    );
+    // -0.0 stays a float with its sign.
+    let (dtype, _, data) = native_of("[-0.0]", &[]);
+    assert_eq!(
+        (dtype.as_str(), data),
+        ("float64", (-0.0f64).to_le_bytes().to_vec())
+    );
+    // Python reads 1e400 as inf.
+    let (_, _, data) = native_of("[1e400, -1e400]", &[]);
+    let expected: Vec<u8> = [f64::INFINITY, f64::NEG_INFINITY]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    assert_eq!(data, expected);
+}
+
+#[test]
+fn npy_header_is_padded_as_numpy_save_pads_it() {
+    // numpy.save(np.zeros((1,1,100,1000)+(1,)*9, "u1")) writes 100,192 bytes: its header text
+    // would end exactly on a multiple of 64, and numpy pads it by a further 64.
+    let shape = format!("[1,1,100,1000{}]", ",1".repeat(9));
+    let json = format!(
+        r#"{{"kind":"tensor","dtype":"uint8","shape":{shape},"data":"{}"}}"#,
+        STANDARD.encode(vec![0u8; 100_000])
+    );
+    let npy = ok(&["decode", "--to", "npy"], json.as_bytes());
+    assert_eq!(npy.len(), 100_192);
+    assert_eq!(&npy[190..192], b" \n");
+}
+
+#[test]
+fn shapes_numpy_cannot_hold_are_refused() {
+    // numpy allows at most 64 dimensions.
+    let rank = |n: usize| format!("[{}]", vec!["1"; n].join(","));
+    let json = |shape: &str| {
+        format!(r#"{{"kind":"tensor","dtype":"uint8","shape":{shape},"data":"AA=="}}"#)
+    };
+    let message = fails(&["decode", "--to", "npy"], json(&rank(65)).as_bytes());
+    assert!(
+        message.contains("65 dimensions; numpy allows at most 64"),
+        "{message}"
+    );
+    ok(&["decode", "--to", "npy"], json(&rank(64)).as_bytes());
+    // numpy.empty((0, 2**63)) and numpy.empty((0, 2**62, 2), "u1") are refused too.
+    for shape in [
+        "[0,9223372036854775808]",
+        "[0,4611686018427387904,2]",
+        "[0,18446744073709551615]",
+    ] {
+        let text = format!(r#"{{"kind":"tensor","dtype":"uint8","shape":{shape},"data":""}}"#);
+        let message = fails(&["decode", "--to", "npy"], text.as_bytes());
+        assert!(message.contains("which numpy refuses"), "{message}");
+    }
+    let empty = r#"{"kind":"tensor","dtype":"uint8","shape":[0,4611686018427387904],"data":""}"#;
+    ok(&["decode", "--to", "npy"], empty.as_bytes());
+    let message = fails(
+        &["encode"],
+        &npy("|u1", &format!("({})", vec!["1,"; 65].concat()), &[0]),
+    );
+    assert!(message.contains("65 dimensions"), "{message}");
+}
+
+#[test]
+fn json_tricks_zero_d_is_written_as_json_tricks_writes_it() {
+    // json_tricks.dumps(np.array(1+2j)) is {"__ndarray__": {"__complex__": [1.0, 2.0]}, ...}.
+    let mut data = 1.0f64.to_le_bytes().to_vec();
+    data.extend_from_slice(&2.0f64.to_le_bytes());
+    let out = ok(
+        &["encode", "--style", "json-tricks"],
+        &npy("<c16", "()", &data),
+    );
+    let value: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(
+        value["__ndarray__"],
+        serde_json::json!({"__complex__": [1.0, 2.0]})
+    );
+    assert_eq!(value["shape"], serde_json::json!([]));
+    // A 0-d NaN is refused before anything is written.
+    let nan = npy("<f8", "()", &f64::NAN.to_le_bytes());
+    let message = fails(&["encode", "--style", "json-tricks"], &nan);
+    assert!(message.contains("--allow-nan"), "{message}");
+    let out = ok(&["encode", "--style", "json-tricks", "--allow-nan"], &nan);
+    assert!(out.starts_with(br#"{"__ndarray__":NaN,"#), "{out:?}");
+}
+
+#[test]
+fn float16_lists_are_written_shortest() {
+    // repr(numpy.float16(0.1)) is "0.1", and of 0.333 "0.333".
+    let data: Vec<u8> = [0.1f32, 0.333, 65504.0]
+        .iter()
+        .flat_map(|&v| half::f16::from_f32(v).to_le_bytes())
+        .collect();
+    let out = ok(&["encode", "--style", "list"], &npy("<f2", "(3,)", &data));
+    assert_eq!(out, b"[0.1,0.333,65500.0]\n");
+}
