@@ -45,8 +45,8 @@ fn png_error(error: png::DecodingError) -> Error {
 type PngReader<'b> = png::Reader<Cursor<&'b [u8]>>;
 
 /// Reads the chunks before the pixels, choosing to expand what numpy users expect expanded:
-/// palettes to RGB(A), gray below 8 bits to 8 bits. tRNS on gray or RGB is left alone, as
-/// Pillow leaves it.
+/// palettes to RGB(A) by the decoder, gray below 8 bits to 8 bits by [`unpack_gray`]. tRNS on
+/// gray or RGB is left alone, as Pillow leaves it.
 fn open(bytes: &[u8]) -> Result<(PngReader<'_>, Color)> {
     if !bytes.starts_with(SIGNATURE) {
         return Err(Error::Png(
@@ -59,7 +59,8 @@ fn open(bytes: &[u8]) -> Result<(PngReader<'_>, Color)> {
     });
     let info = decoder.read_header_info().map_err(png_error)?;
     check_dimensions(info)?;
-    let expand = info.color_type == ColorType::Indexed || (info.bit_depth as u8) < 8;
+    // Not gray below 8 bits: the decoder's expansion would turn its tRNS into an alpha channel.
+    let expand = info.color_type == ColorType::Indexed;
     decoder.set_transformations(if expand {
         Transformations::EXPAND
     } else {
@@ -83,10 +84,8 @@ fn open(bytes: &[u8]) -> Result<(PngReader<'_>, Color)> {
 /// than [`MAX_PIXEL_BYTES`]: from the header alone, before anything is decoded.
 fn check_dimensions(info: &png::Info) -> Result<()> {
     let (width, height) = info.size();
-    let low_depth = (info.bit_depth as u8) < 8;
     let channels = match info.color_type {
-        // Gray below 8 bits with tRNS expands to gray and alpha.
-        ColorType::Grayscale if low_depth && info.trns.is_some() => 2,
+        // Gray of any depth, tRNS or not, gives one byte or two a pixel.
         ColorType::Grayscale => 1,
         ColorType::GrayscaleAlpha => 2,
         ColorType::Rgb => 3,
@@ -132,12 +131,41 @@ fn decode(bytes: &[u8]) -> Result<Decoded> {
     let mut pixels = vec![0u8; size];
     let frame = reader.next_frame(&mut pixels).map_err(png_error)?;
     pixels.truncate(frame.buffer_size());
+    if let Some(depth) = low_gray_depth(frame.color_type, frame.bit_depth) {
+        pixels = unpack_gray(&pixels, frame.width as usize, frame.line_size, depth);
+    }
     Ok(Decoded {
         width: frame.width,
         height: frame.height,
         color,
         pixels,
     })
+}
+
+/// The bits a sample of gray below 8 bits has, which [`unpack_gray`] unpacks.
+fn low_gray_depth(color_type: ColorType, depth: BitDepth) -> Option<u8> {
+    match (color_type, depth) {
+        (ColorType::Grayscale, BitDepth::One | BitDepth::Two | BitDepth::Four) => Some(depth as u8),
+        _ => None,
+    }
+}
+
+/// Unpacks rows of gray samples of `depth` bits (1, 2 or 4), `line_size` bytes a row, to one
+/// byte a pixel, scaled to 0..=255 as Pillow scales them (by 255, 85 or 17). The decoder's own
+/// expansion would also add an alpha channel for a tRNS chunk, which Pillow does not.
+fn unpack_gray(packed: &[u8], width: usize, line_size: usize, depth: u8) -> Vec<u8> {
+    let max = (1u8 << depth) - 1;
+    let scale = 255 / max;
+    let per_byte = usize::from(8 / depth);
+    let mut pixels = Vec::with_capacity(width * (packed.len() / line_size.max(1)));
+    for row in packed.chunks_exact(line_size) {
+        pixels.extend((0..width).map(|x| {
+            // The first pixel of a byte is in its high bits.
+            let shift = 8 - depth * (x % per_byte + 1) as u8;
+            (row[x / per_byte] >> shift & max) * scale
+        }));
+    }
+    pixels
 }
 
 fn color_of(color_type: ColorType, depth: BitDepth) -> Result<Color> {
@@ -152,7 +180,10 @@ fn color_of(color_type: ColorType, depth: BitDepth) -> Result<Color> {
         BitDepth::Eight => false,
         BitDepth::Sixteen => true,
         BitDepth::One | BitDepth::Two | BitDepth::Four => {
-            return Err(Error::Png("low bit depth was not expanded".to_string()))
+            if low_gray_depth(color_type, depth).is_none() {
+                return Err(Error::Png("low bit depth was not expanded".to_string()));
+            }
+            false
         }
     };
     Ok(Color::from_channels(channels, sixteen).expect("every channel count has a color"))
@@ -309,6 +340,26 @@ mod tests {
         let image = read(png).unwrap();
         assert_eq!((image.width, image.height, image.color), (3, 2, Color::L16));
         assert_eq!(to_tensor(&image).unwrap().into_bytes().unwrap(), values);
+    }
+
+    #[test]
+    fn low_bit_gray_with_trns_gives_gray_alone_scaled_as_pillow_scales_it() {
+        // 2-bit gray, 3 pixels a row (6 bits, padded to a byte), gray 1 transparent.
+        let mut png = Vec::new();
+        let mut encoder = png::Encoder::new(&mut png, 3, 2);
+        encoder.set_color(ColorType::Grayscale);
+        encoder.set_depth(BitDepth::Two);
+        encoder.set_trns(vec![0, 1]);
+        let mut writer = encoder.write_header().unwrap();
+        writer
+            .write_image_data(&[0b0001_1000, 0b1110_0100])
+            .unwrap();
+        writer.finish().unwrap();
+        let image = read(png).unwrap();
+        assert_eq!((image.width, image.height, image.color), (3, 2, Color::L8));
+        let pixels = to_tensor(&image).unwrap();
+        assert_eq!(pixels.header.shape, vec![2, 3]);
+        assert_eq!(pixels.into_bytes().unwrap(), vec![0, 85, 170, 255, 170, 85]);
     }
 
     #[test]
