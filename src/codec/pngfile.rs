@@ -1,7 +1,7 @@
 //! PNG images: reading a file into the model, its pixels as a tensor, and tensors as PNG.
 //! (Named so as not to shadow the `png` and `image` crates.)
 
-use std::io::Cursor;
+use std::io::{Cursor, Read};
 
 use image::codecs::png::PngEncoder;
 use image::{ExtendedColorType, ImageEncoder};
@@ -16,6 +16,9 @@ pub const SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
 
 /// Largest PNG file read whole, from a file or from base64 in JSON.
 pub const MAX_FILE_BYTES: u64 = 1 << 30;
+
+/// Largest length a chunk may declare (PNG specification, section 5.3).
+const MAX_CHUNK_LENGTH: u32 = (1 << 31) - 1;
 
 /// Largest decoded image accepted, checked from the header before any pixel is decoded.
 pub const MAX_PIXEL_BYTES: usize = 1 << 30;
@@ -189,6 +192,76 @@ fn color_of(color_type: ColorType, depth: BitDepth) -> Result<Color> {
     Ok(Color::from_channels(channels, sixteen).expect("every channel count has a color"))
 }
 
+/// Reads a PNG file from `input` chunk by chunk up to its IEND chunk, checking each chunk's
+/// frame before reading its data, so that a file that is not one fails at once instead of
+/// being read whole: a length over 2^31-1, a type that is not 4 ASCII letters, or a chunk that
+/// would take the file past `limit` bytes (then `too_large()` is the error). Whatever follows
+/// IEND is not read, as Pillow ignores it. A file that ends early is returned as it is, for
+/// the decoder to say where it ends.
+pub fn read_file(input: impl Read, limit: u64, too_large: impl Fn() -> Error) -> Result<Vec<u8>> {
+    let mut file = FileReader {
+        input,
+        bytes: Vec::new(),
+        limit,
+    };
+    if !file.append(SIGNATURE.len() as u64, &too_large)? || file.bytes != SIGNATURE {
+        return Err(Error::Png(
+            "does not start with the PNG signature".to_string(),
+        ));
+    }
+    loop {
+        let start = file.bytes.len();
+        if !file.append(8, &too_large)? {
+            break;
+        }
+        let (length, kind) = chunk_frame(&file.bytes[start..], start)?;
+        // The data, then its CRC, which the decoder checks.
+        if !file.append(u64::from(length) + 4, &too_large)? || kind == *b"IEND" {
+            break;
+        }
+    }
+    Ok(file.bytes)
+}
+
+/// A PNG file being read, and how far it may grow.
+struct FileReader<R> {
+    input: R,
+    bytes: Vec<u8>,
+    limit: u64,
+}
+
+impl<R: Read> FileReader<R> {
+    /// Reads `count` more bytes, refusing before reading any that would pass the limit;
+    /// returns whether they all came.
+    fn append(&mut self, count: u64, too_large: &impl Fn() -> Error) -> Result<bool> {
+        if self.bytes.len() as u64 + count > self.limit {
+            return Err(too_large());
+        }
+        // Memory grows as the bytes arrive, never by what a length claims.
+        let read = (&mut self.input).take(count).read_to_end(&mut self.bytes)?;
+        Ok(read as u64 == count)
+    }
+}
+
+/// The length and type of the chunk whose first 8 bytes are `frame`, found at byte `at`.
+fn chunk_frame(frame: &[u8], at: usize) -> Result<(u32, [u8; 4])> {
+    let length = u32::from_be_bytes(frame[..4].try_into().expect("8 bytes"));
+    let kind: [u8; 4] = frame[4..8].try_into().expect("8 bytes");
+    if !kind.iter().all(u8::is_ascii_alphabetic) {
+        return Err(Error::Png(format!(
+            "the chunk at byte {at} has type \"{}\", not 4 ASCII letters",
+            kind.escape_ascii()
+        )));
+    }
+    if length > MAX_CHUNK_LENGTH {
+        return Err(Error::Png(format!(
+            "the {} chunk at byte {at} declares {length} bytes, over the 2^31-1 a chunk may hold",
+            kind.escape_ascii()
+        )));
+    }
+    Ok((length, kind))
+}
+
 /// Reads a PNG file into the model, keeping its bytes; decodes it once to check it.
 pub fn read(bytes: Vec<u8>) -> Result<Image> {
     let decoded = decode(&bytes)?;
@@ -360,6 +433,41 @@ mod tests {
         let pixels = to_tensor(&image).unwrap();
         assert_eq!(pixels.header.shape, vec![2, 3]);
         assert_eq!(pixels.into_bytes().unwrap(), vec![0, 85, 170, 255, 170, 85]);
+    }
+
+    fn chunk(kind: &[u8; 4], length: u32) -> Vec<u8> {
+        let mut frame = length.to_be_bytes().to_vec();
+        frame.extend_from_slice(kind);
+        frame
+    }
+
+    fn read_file_within(bytes: &[u8], limit: u64) -> Result<Vec<u8>> {
+        read_file(bytes, limit, || Error::Png("too large".to_string()))
+    }
+
+    #[test]
+    fn read_file_refuses_a_chunk_frame_at_once() {
+        let mut input = SIGNATURE.to_vec();
+        input.extend(chunk(b"IH\x00R", 13));
+        let error = read_file_within(&input, 1000).unwrap_err().to_string();
+        assert!(
+            error.contains("chunk at byte 8 has type \"IH\\x00R\""),
+            "{error}"
+        );
+        let mut input = SIGNATURE.to_vec();
+        input.extend(chunk(b"IDAT", 1 << 31));
+        let error = read_file_within(&input, u64::MAX).unwrap_err().to_string();
+        assert!(
+            error.contains("IDAT chunk at byte 8 declares 2147483648 bytes"),
+            "{error}"
+        );
+        // 8 + 8 + 85 + 4 bytes would be one past the limit.
+        let mut input = SIGNATURE.to_vec();
+        input.extend(chunk(b"IDAT", 85));
+        let error = read_file_within(&input, 104).unwrap_err().to_string();
+        assert_eq!(error, "invalid PNG: too large");
+        // Within the limit, a file that ends early is left to the decoder.
+        assert_eq!(read_file_within(&input, 105).unwrap(), input);
     }
 
     #[test]
