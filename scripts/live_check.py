@@ -318,6 +318,9 @@ class Runner(harness.Runner):
                 same_array(load_npy(d / "q.npy", "q.npy"), want, "q.npy")
             self.check(f"image   PNG mode {mode} -> envelope -> npy", run)
 
+        if pypng is not None:
+            self.low_bit_gray_with_trns()
+
         def stdin_png(d: Path):
             a = pix(3)
             buf = io.BytesIO()
@@ -330,6 +333,30 @@ class Runner(harness.Runner):
             npy = t.run("decode", "--to", "npy", stdin=out)
             same_array(load_npy_bytes(npy, "stdout"), a, "stdout npy")
         self.check("image   PNG on stdin -> envelope -> npy on stdout", stdin_png)
+
+    def low_bit_gray_with_trns(self) -> None:
+        """Gray of 1, 2 or 4 bits with a tRNS chunk: Pillow gives (H, W) without alpha."""
+        rng = np.random.default_rng(13)
+        t = self.tool
+        for depth in (1, 2, 4):
+            for interlace in (False, True):
+                def run(d: Path, depth=depth, interlace=interlace):
+                    rows = rng.integers(0, 1 << depth, size=(H, W)).tolist()
+                    with open(d / "p.png", "wb") as f:
+                        pypng.Writer(W, H, greyscale=True, bitdepth=depth, transparent=1,
+                                     interlace=interlace).write(f, rows)
+                    src = Image.open(io.BytesIO((d / "p.png").read_bytes()))
+                    src.load()
+                    expect("transparency" in src.info, "p.png: Pillow sees no tRNS")
+                    # 1-bit gray is uint8 0/255 where Pillow gives bool (README, PNG).
+                    want = np.asarray(src.convert("L") if src.mode == "1" else src)
+                    t.run("encode", d / "p.png", "-o", d / "p.json")
+                    obj, _ = parse_pairs(written(d / "p.json"), "p.json")
+                    expect(obj.get("color") == "l8", f"p.json: color {obj.get('color')!r} != 'l8'")
+                    t.run("decode", d / "p.json", "-o", d / "q.npy")
+                    same_array(load_npy(d / "q.npy", "q.npy"), want, "q.npy")
+                kind = "interlaced " if interlace else ""
+                self.check(f"image   PNG {kind}{depth}-bit gray + tRNS -> envelope -> npy", run)
 
     def array_to_png(self) -> None:
         rng = np.random.default_rng(11)

@@ -114,6 +114,11 @@ impl Format {
 
 /// Reads a `.npy` file or a PNG image, told apart by their first bytes.
 pub fn read_binary<'a>(input: impl Read + Send + 'a) -> Result<Item<'a>> {
+    read_binary_within(input, pngfile::MAX_FILE_BYTES)
+}
+
+/// [`read_binary`], refusing a PNG file of more than `png_limit` bytes.
+fn read_binary_within<'a>(input: impl Read + Send + 'a, png_limit: u64) -> Result<Item<'a>> {
     let mut input = input;
     let mut magic = [0u8; 8];
     let filled = read_full(&mut input, &mut magic)?;
@@ -123,10 +128,13 @@ pub fn read_binary<'a>(input: impl Read + Send + 'a) -> Result<Item<'a>> {
         return Ok(Item::Tensor(npy::read(Plain(whole))?));
     }
     if magic == pngfile::SIGNATURE {
-        let mut bytes = Vec::new();
-        whole
-            .take(pngfile::MAX_FILE_BYTES)
-            .read_to_end(&mut bytes)?;
+        let too_large = || Error::TooLarge {
+            what: "the PNG file".to_string(),
+            size: None,
+            limit: png_limit,
+            hint: " (PNG files are read into memory)",
+        };
+        let bytes = pngfile::read_file(whole, png_limit, too_large)?;
         return Ok(Item::Image(pngfile::read(bytes)?));
     }
     Err(Error::UnknownInput {
@@ -178,5 +186,35 @@ pub fn write_binary(item: Item, out: &mut dyn Write, format: Format, layout: Lay
             let bytes = pngfile::from_tensor(tensor, layout)?;
             Ok(out.write_all(&bytes)?)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PNG: &[u8] = include_bytes!("../../fixtures/png/rgb8.png");
+
+    fn read_png(bytes: &[u8], limit: u64) -> Result<Vec<u8>> {
+        match read_binary_within(bytes, limit)? {
+            Item::Image(image) => Ok(image.bytes),
+            Item::Tensor(_) => panic!("a PNG read as a tensor"),
+        }
+    }
+
+    #[test]
+    fn a_png_over_the_limit_is_refused_not_cut() {
+        let limit = PNG.len() as u64 - 1;
+        let error = read_png(PNG, limit).unwrap_err();
+        let expected = format!("the PNG file is larger than the limit of {limit} bytes");
+        assert!(error.to_string().starts_with(&expected), "{error}");
+        assert_eq!(read_png(PNG, PNG.len() as u64).unwrap(), PNG);
+    }
+
+    #[test]
+    fn bytes_after_iend_are_neither_read_nor_kept() {
+        let mut input = PNG.to_vec();
+        input.extend_from_slice(&[0xff; 100]);
+        assert_eq!(read_png(&input, PNG.len() as u64).unwrap(), PNG);
     }
 }

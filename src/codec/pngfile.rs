@@ -1,7 +1,7 @@
 //! PNG images: reading a file into the model, its pixels as a tensor, and tensors as PNG.
 //! (Named so as not to shadow the `png` and `image` crates.)
 
-use std::io::Cursor;
+use std::io::{Cursor, Read};
 
 use image::codecs::png::PngEncoder;
 use image::{ExtendedColorType, ImageEncoder};
@@ -16,6 +16,9 @@ pub const SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
 
 /// Largest PNG file read whole, from a file or from base64 in JSON.
 pub const MAX_FILE_BYTES: u64 = 1 << 30;
+
+/// Largest length a chunk may declare (PNG specification, section 5.3).
+const MAX_CHUNK_LENGTH: u32 = (1 << 31) - 1;
 
 /// Largest decoded image accepted, checked from the header before any pixel is decoded.
 pub const MAX_PIXEL_BYTES: usize = 1 << 30;
@@ -45,8 +48,8 @@ fn png_error(error: png::DecodingError) -> Error {
 type PngReader<'b> = png::Reader<Cursor<&'b [u8]>>;
 
 /// Reads the chunks before the pixels, choosing to expand what numpy users expect expanded:
-/// palettes to RGB(A), gray below 8 bits to 8 bits. tRNS on gray or RGB is left alone, as
-/// Pillow leaves it.
+/// palettes to RGB(A) by the decoder, gray below 8 bits to 8 bits by [`unpack_gray`]. tRNS on
+/// gray or RGB is left alone, as Pillow leaves it.
 fn open(bytes: &[u8]) -> Result<(PngReader<'_>, Color)> {
     if !bytes.starts_with(SIGNATURE) {
         return Err(Error::Png(
@@ -59,7 +62,8 @@ fn open(bytes: &[u8]) -> Result<(PngReader<'_>, Color)> {
     });
     let info = decoder.read_header_info().map_err(png_error)?;
     check_dimensions(info)?;
-    let expand = info.color_type == ColorType::Indexed || (info.bit_depth as u8) < 8;
+    // Not gray below 8 bits: the decoder's expansion would turn its tRNS into an alpha channel.
+    let expand = info.color_type == ColorType::Indexed;
     decoder.set_transformations(if expand {
         Transformations::EXPAND
     } else {
@@ -83,10 +87,8 @@ fn open(bytes: &[u8]) -> Result<(PngReader<'_>, Color)> {
 /// than [`MAX_PIXEL_BYTES`]: from the header alone, before anything is decoded.
 fn check_dimensions(info: &png::Info) -> Result<()> {
     let (width, height) = info.size();
-    let low_depth = (info.bit_depth as u8) < 8;
     let channels = match info.color_type {
-        // Gray below 8 bits with tRNS expands to gray and alpha.
-        ColorType::Grayscale if low_depth && info.trns.is_some() => 2,
+        // Gray of any depth, tRNS or not, gives one byte or two a pixel.
         ColorType::Grayscale => 1,
         ColorType::GrayscaleAlpha => 2,
         ColorType::Rgb => 3,
@@ -132,12 +134,41 @@ fn decode(bytes: &[u8]) -> Result<Decoded> {
     let mut pixels = vec![0u8; size];
     let frame = reader.next_frame(&mut pixels).map_err(png_error)?;
     pixels.truncate(frame.buffer_size());
+    if let Some(depth) = low_gray_depth(frame.color_type, frame.bit_depth) {
+        pixels = unpack_gray(&pixels, frame.width as usize, frame.line_size, depth);
+    }
     Ok(Decoded {
         width: frame.width,
         height: frame.height,
         color,
         pixels,
     })
+}
+
+/// The bits a sample of gray below 8 bits has, which [`unpack_gray`] unpacks.
+fn low_gray_depth(color_type: ColorType, depth: BitDepth) -> Option<u8> {
+    match (color_type, depth) {
+        (ColorType::Grayscale, BitDepth::One | BitDepth::Two | BitDepth::Four) => Some(depth as u8),
+        _ => None,
+    }
+}
+
+/// Unpacks rows of gray samples of `depth` bits (1, 2 or 4), `line_size` bytes a row, to one
+/// byte a pixel, scaled to 0..=255 as Pillow scales them (by 255, 85 or 17). The decoder's own
+/// expansion would also add an alpha channel for a tRNS chunk, which Pillow does not.
+fn unpack_gray(packed: &[u8], width: usize, line_size: usize, depth: u8) -> Vec<u8> {
+    let max = (1u8 << depth) - 1;
+    let scale = 255 / max;
+    let per_byte = usize::from(8 / depth);
+    let mut pixels = Vec::with_capacity(width * (packed.len() / line_size.max(1)));
+    for row in packed.chunks_exact(line_size) {
+        pixels.extend((0..width).map(|x| {
+            // The first pixel of a byte is in its high bits.
+            let shift = 8 - depth * (x % per_byte + 1) as u8;
+            (row[x / per_byte] >> shift & max) * scale
+        }));
+    }
+    pixels
 }
 
 fn color_of(color_type: ColorType, depth: BitDepth) -> Result<Color> {
@@ -152,10 +183,83 @@ fn color_of(color_type: ColorType, depth: BitDepth) -> Result<Color> {
         BitDepth::Eight => false,
         BitDepth::Sixteen => true,
         BitDepth::One | BitDepth::Two | BitDepth::Four => {
-            return Err(Error::Png("low bit depth was not expanded".to_string()))
+            if low_gray_depth(color_type, depth).is_none() {
+                return Err(Error::Png("low bit depth was not expanded".to_string()));
+            }
+            false
         }
     };
     Ok(Color::from_channels(channels, sixteen).expect("every channel count has a color"))
+}
+
+/// Reads a PNG file from `input` chunk by chunk up to its IEND chunk, checking each chunk's
+/// frame before reading its data, so that a file that is not one fails at once instead of
+/// being read whole: a length over 2^31-1, a type that is not 4 ASCII letters, or a chunk that
+/// would take the file past `limit` bytes (then `too_large()` is the error). Whatever follows
+/// IEND is not read, as Pillow ignores it. A file that ends early is returned as it is, for
+/// the decoder to say where it ends.
+pub fn read_file(input: impl Read, limit: u64, too_large: impl Fn() -> Error) -> Result<Vec<u8>> {
+    let mut file = FileReader {
+        input,
+        bytes: Vec::new(),
+        limit,
+    };
+    if !file.append(SIGNATURE.len() as u64, &too_large)? || file.bytes != SIGNATURE {
+        return Err(Error::Png(
+            "does not start with the PNG signature".to_string(),
+        ));
+    }
+    loop {
+        let start = file.bytes.len();
+        if !file.append(8, &too_large)? {
+            break;
+        }
+        let (length, kind) = chunk_frame(&file.bytes[start..], start)?;
+        // The data, then its CRC, which the decoder checks.
+        if !file.append(u64::from(length) + 4, &too_large)? || kind == *b"IEND" {
+            break;
+        }
+    }
+    Ok(file.bytes)
+}
+
+/// A PNG file being read, and how far it may grow.
+struct FileReader<R> {
+    input: R,
+    bytes: Vec<u8>,
+    limit: u64,
+}
+
+impl<R: Read> FileReader<R> {
+    /// Reads `count` more bytes, refusing before reading any that would pass the limit;
+    /// returns whether they all came.
+    fn append(&mut self, count: u64, too_large: &impl Fn() -> Error) -> Result<bool> {
+        if self.bytes.len() as u64 + count > self.limit {
+            return Err(too_large());
+        }
+        // Memory grows as the bytes arrive, never by what a length claims.
+        let read = (&mut self.input).take(count).read_to_end(&mut self.bytes)?;
+        Ok(read as u64 == count)
+    }
+}
+
+/// The length and type of the chunk whose first 8 bytes are `frame`, found at byte `at`.
+fn chunk_frame(frame: &[u8], at: usize) -> Result<(u32, [u8; 4])> {
+    let length = u32::from_be_bytes(frame[..4].try_into().expect("8 bytes"));
+    let kind: [u8; 4] = frame[4..8].try_into().expect("8 bytes");
+    if !kind.iter().all(u8::is_ascii_alphabetic) {
+        return Err(Error::Png(format!(
+            "the chunk at byte {at} has type \"{}\", not 4 ASCII letters",
+            kind.escape_ascii()
+        )));
+    }
+    if length > MAX_CHUNK_LENGTH {
+        return Err(Error::Png(format!(
+            "the {} chunk at byte {at} declares {length} bytes, over the 2^31-1 a chunk may hold",
+            kind.escape_ascii()
+        )));
+    }
+    Ok((length, kind))
 }
 
 /// Reads a PNG file into the model, keeping its bytes; decodes it once to check it.
@@ -309,6 +413,61 @@ mod tests {
         let image = read(png).unwrap();
         assert_eq!((image.width, image.height, image.color), (3, 2, Color::L16));
         assert_eq!(to_tensor(&image).unwrap().into_bytes().unwrap(), values);
+    }
+
+    #[test]
+    fn low_bit_gray_with_trns_gives_gray_alone_scaled_as_pillow_scales_it() {
+        // 2-bit gray, 3 pixels a row (6 bits, padded to a byte), gray 1 transparent.
+        let mut png = Vec::new();
+        let mut encoder = png::Encoder::new(&mut png, 3, 2);
+        encoder.set_color(ColorType::Grayscale);
+        encoder.set_depth(BitDepth::Two);
+        encoder.set_trns(vec![0, 1]);
+        let mut writer = encoder.write_header().unwrap();
+        writer
+            .write_image_data(&[0b0001_1000, 0b1110_0100])
+            .unwrap();
+        writer.finish().unwrap();
+        let image = read(png).unwrap();
+        assert_eq!((image.width, image.height, image.color), (3, 2, Color::L8));
+        let pixels = to_tensor(&image).unwrap();
+        assert_eq!(pixels.header.shape, vec![2, 3]);
+        assert_eq!(pixels.into_bytes().unwrap(), vec![0, 85, 170, 255, 170, 85]);
+    }
+
+    fn chunk(kind: &[u8; 4], length: u32) -> Vec<u8> {
+        let mut frame = length.to_be_bytes().to_vec();
+        frame.extend_from_slice(kind);
+        frame
+    }
+
+    fn read_file_within(bytes: &[u8], limit: u64) -> Result<Vec<u8>> {
+        read_file(bytes, limit, || Error::Png("too large".to_string()))
+    }
+
+    #[test]
+    fn read_file_refuses_a_chunk_frame_at_once() {
+        let mut input = SIGNATURE.to_vec();
+        input.extend(chunk(b"IH\x00R", 13));
+        let error = read_file_within(&input, 1000).unwrap_err().to_string();
+        assert!(
+            error.contains("chunk at byte 8 has type \"IH\\x00R\""),
+            "{error}"
+        );
+        let mut input = SIGNATURE.to_vec();
+        input.extend(chunk(b"IDAT", 1 << 31));
+        let error = read_file_within(&input, u64::MAX).unwrap_err().to_string();
+        assert!(
+            error.contains("IDAT chunk at byte 8 declares 2147483648 bytes"),
+            "{error}"
+        );
+        // 8 + 8 + 85 + 4 bytes would be one past the limit.
+        let mut input = SIGNATURE.to_vec();
+        input.extend(chunk(b"IDAT", 85));
+        let error = read_file_within(&input, 104).unwrap_err().to_string();
+        assert_eq!(error, "invalid PNG: too large");
+        // Within the limit, a file that ends early is left to the decoder.
+        assert_eq!(read_file_within(&input, 105).unwrap(), input);
     }
 
     #[test]

@@ -658,23 +658,23 @@ fn open_plan<'a>(plan: Plan, source: Source<'a>, options: &ReadOptions) -> Resul
     }
 }
 
-/// The bytes of an image file, up to `--max-bytes` and [`pngfile::MAX_FILE_BYTES`].
+/// The bytes of an image file up to its IEND chunk, up to `--max-bytes` and
+/// [`pngfile::MAX_FILE_BYTES`].
 fn read_image_file(mut decoded: impl Payload, options: &ReadOptions) -> Result<Vec<u8>> {
     let limit = options.max_bytes.min(pngfile::MAX_FILE_BYTES);
-    let mut bytes = Vec::new();
-    (&mut decoded).take(limit + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > limit {
-        return Err(Error::TooLarge {
-            what: "the decoded PNG file".to_string(),
-            size: None,
-            limit,
-            hint: if limit == options.max_bytes {
-                RAISE_HINT
-            } else {
-                " (PNG files are read into memory)"
-            },
-        });
-    }
+    let too_large = || Error::TooLarge {
+        what: "the decoded PNG file".to_string(),
+        size: None,
+        limit,
+        hint: if limit == options.max_bytes {
+            RAISE_HINT
+        } else {
+            " (PNG files are read into memory)"
+        },
+    };
+    let bytes = pngfile::read_file(&mut decoded, limit, too_large)?;
+    // Bytes after IEND are ignored, as in a file, but the base64 holding them must be valid.
+    io::copy(&mut decoded, &mut io::sink())?;
     decoded.finish()?;
     Ok(bytes)
 }
