@@ -3,6 +3,8 @@
 
 mod cli;
 mod progress;
+#[cfg(unix)]
+mod signals;
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
@@ -22,11 +24,11 @@ const BUFFER: usize = 1 << 20;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Ctrl-C ends the process without running destructors: remove the temporary file here.
-    let _ = ctrlc::set_handler(|| {
-        tensorjson::output::remove_temporaries();
-        std::process::exit(130);
-    });
+    #[cfg(unix)]
+    {
+        signals::clean_up_on_ending_signals();
+        signals::write_errors_past_file_size_limit();
+    }
     let result = match cli.command {
         Command::Encode(args) => encode(args, cli.quiet),
         Command::Decode(args) => decode(args, cli.quiet),
