@@ -66,6 +66,18 @@ pub enum Error {
         detail: String,
     },
 
+    /// A large string kept aside while a document is read could not be: the temporary
+    /// directory is missing, not writable, or full.
+    #[error(
+        "cannot {action} a temporary file in {} (set TMPDIR to a writable directory): {reason}",
+        directory.display()
+    )]
+    TemporaryFile {
+        action: &'static str,
+        directory: std::path::PathBuf,
+        reason: String,
+    },
+
     #[error("invalid JSON: {0}")]
     Json(String),
 

@@ -3,6 +3,8 @@
 
 mod cli;
 mod progress;
+#[cfg(unix)]
+mod signals;
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
@@ -20,13 +22,16 @@ use crate::progress::Progress;
 
 const BUFFER: usize = 1 << 20;
 
+/// Standard output is named so in messages.
+const STDOUT: &str = "standard output";
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Ctrl-C ends the process without running destructors: remove the temporary file here.
-    let _ = ctrlc::set_handler(|| {
-        tensorjson::output::remove_temporaries();
-        std::process::exit(130);
-    });
+    #[cfg(unix)]
+    {
+        signals::clean_up_on_ending_signals();
+        signals::write_errors_past_file_size_limit();
+    }
     let result = match cli.command {
         Command::Encode(args) => encode(args, cli.quiet),
         Command::Decode(args) => decode(args, cli.quiet),
@@ -40,7 +45,40 @@ fn main() -> ExitCode {
     }
 }
 
-/// A closed standard output (`tensorjson ... | head`) is not a failure, and ends the run at
+/// Standard output, unless it was closed when the run started (`>&-`).
+fn standard_output() -> io::Result<io::Stdout> {
+    #[cfg(unix)]
+    if closed_at_start() {
+        return Err(io::Error::from_raw_os_error(libc::EBADF));
+    }
+    Ok(io::stdout())
+}
+
+/// For a standard output closed at start, the standard library puts /dev/null in its place,
+/// opened for reading and writing, where the output would vanish without an error. A shell's
+/// `> /dev/null` opens it for writing only.
+#[cfg(unix)]
+fn closed_at_start() -> bool {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let (Ok(null), Ok(stdout)) = (
+        std::fs::metadata("/dev/null"),
+        io::stdout().as_fd().try_clone_to_owned(),
+    ) else {
+        return false;
+    };
+    let Ok(metadata) = File::from(stdout).metadata() else {
+        return false;
+    };
+    // SAFETY: F_GETFL only reads the flags of a descriptor.
+    let flags = unsafe { libc::fcntl(libc::STDOUT_FILENO, libc::F_GETFL) };
+    metadata.file_type().is_char_device()
+        && metadata.rdev() == null.rdev()
+        && flags != -1
+        && flags & libc::O_ACCMODE == libc::O_RDWR
+}
+
+/// A standard output closed by its reader (`tensorjson ... | head`) is not a failure, and ends the run at
 /// once: another thread may be waiting on a slow input, and nobody is left to write for.
 /// Standard output has no temporary file to remove.
 fn unless_closed<T>(result: io::Result<T>) -> io::Result<T> {
@@ -90,18 +128,26 @@ fn open_input(path: Option<PathBuf>, quiet: bool) -> Result<Input> {
 }
 
 /// Where output goes; a file only appears once the run has succeeded.
-enum Output {
+struct Output {
+    sink: Sink,
+    /// The output file as given, or [`STDOUT`].
+    name: String,
+    /// The first write that failed: a run that fails after it failed of it, whatever the
+    /// codec made of the error.
+    failed: Option<io::Error>,
+}
+
+enum Sink {
     Stdout(BufWriter<io::Stdout>),
-    File { file: AtomicFile, name: String },
+    File(AtomicFile),
 }
 
 impl Output {
     fn open(path: Option<PathBuf>, input: &Input) -> Result<Output> {
         let Some(path) = path else {
-            return Ok(Output::Stdout(BufWriter::with_capacity(
-                BUFFER,
-                io::stdout(),
-            )));
+            let stdout = standard_output().with_context(|| format!("{STDOUT}: cannot write"))?;
+            let sink = Sink::Stdout(BufWriter::with_capacity(BUFFER, stdout));
+            return Ok(Output::new(sink, STDOUT.to_string()));
         };
         let name = path.display().to_string();
         if let Some(input_path) = &input.path {
@@ -110,18 +156,40 @@ impl Output {
             }
         }
         let file = AtomicFile::create(&path).with_context(|| format!("{name}: cannot create"))?;
-        Ok(Output::File { file, name })
+        Ok(Output::new(Sink::File(file), name))
     }
 
-    fn commit(self) -> Result<()> {
-        match self {
-            Output::Stdout(mut stdout) => Ok(unless_closed(stdout.flush())?),
-            Output::File { file, name } => {
-                file.commit()
-                    .with_context(|| format!("{name}: cannot write"))?;
-                Ok(())
-            }
+    fn new(sink: Sink, name: String) -> Output {
+        Output {
+            sink,
+            name,
+            failed: None,
         }
+    }
+
+    /// Ends a run whose writing ended with `written`: the output is complete and renamed into
+    /// place, or the run fails, of a failed write if there was one.
+    fn finish(self, written: Result<()>) -> Result<()> {
+        if let Some(error) = self.failed {
+            anyhow::bail!("{}: cannot write: {error}", self.name);
+        }
+        written?;
+        let committed = match self.sink {
+            Sink::Stdout(mut stdout) => unless_closed(stdout.flush()),
+            Sink::File(file) => file.commit().map(drop),
+        };
+        committed.with_context(|| format!("{}: cannot write", self.name))
+    }
+
+    /// Keeps the first error for [`Output::finish`], and passes on a copy.
+    fn note<T>(&mut self, result: io::Result<T>) -> io::Result<T> {
+        result.map_err(|error| {
+            let copy = io::Error::new(error.kind(), error.to_string());
+            if error.kind() != io::ErrorKind::Interrupted {
+                self.failed.get_or_insert(error);
+            }
+            copy
+        })
     }
 }
 
@@ -134,19 +202,19 @@ fn is_same_file(a: &Path, b: &Path) -> bool {
 
 impl Write for Output {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Output::Stdout(stdout) => unless_closed(stdout.write(buf)),
-            Output::File { file, name } => file
-                .write(buf)
-                .map_err(|error| io::Error::new(error.kind(), format!("writing {name}: {error}"))),
-        }
+        let written = match &mut self.sink {
+            Sink::Stdout(stdout) => unless_closed(stdout.write(buf)),
+            Sink::File(file) => file.write(buf),
+        };
+        self.note(written)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Output::Stdout(stdout) => unless_closed(stdout.flush()),
-            Output::File { file, .. } => file.flush(),
-        }
+        let flushed = match &mut self.sink {
+            Sink::Stdout(stdout) => unless_closed(stdout.flush()),
+            Sink::File(file) => file.flush(),
+        };
+        self.note(flushed)
     }
 }
 
@@ -162,8 +230,8 @@ fn encode(args: EncodeArgs, quiet: bool) -> Result<()> {
     };
     let name = input.name;
     let item = codec::read_binary(input.reader).with_context(|| name.clone())?;
-    codec::write_json(item, &mut output, args.style.into(), &options).with_context(|| name)?;
-    output.commit()
+    let written = codec::write_json(item, &mut output, args.style.into(), &options);
+    output.finish(written.with_context(|| name))
 }
 
 fn decode(args: DecodeArgs, quiet: bool) -> Result<()> {
@@ -182,8 +250,8 @@ fn decode(args: DecodeArgs, quiet: bool) -> Result<()> {
         max_in_memory: limit.unwrap_or(defaults.max_in_memory),
     };
     let item = codec::read_json(input.reader, &options).with_context(|| name.clone())?;
-    codec::write_binary(item, &mut output, format, args.layout.into()).with_context(|| name)?;
-    output.commit()
+    let written = codec::write_binary(item, &mut output, format, args.layout.into());
+    output.finish(written.with_context(|| name))
 }
 
 /// The format `--to` names, or else the one the output file's extension implies; exits with

@@ -477,11 +477,39 @@ fn keep<R: BufRead>(head: Vec<u8>, mut string: StringReader<R>) -> Result<(Blob,
     if text.len() < SPILL {
         return Ok((Blob::Memory(text), string.into_scanner()?));
     }
-    let mut file = tempfile::tempfile()?;
-    file.write_all(&text)?;
-    io::copy(&mut string, &mut file)?;
+    let file = tempfile::tempfile().map_err(|error| temporary_file_error("create", error))?;
+    let mut spill = Spill(file);
+    spill.write_all(&text)?;
+    io::copy(&mut string, &mut spill)?;
+    let mut file = spill.0;
     file.rewind()?;
     Ok((Blob::File(file), string.into_scanner()?))
+}
+
+/// The temporary file a large string is kept in. Its write errors say where it is: the user
+/// knows only the input, and a full disk there is not the input's fault.
+struct Spill(File);
+
+impl Write for Spill {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0
+            .write(buf)
+            .map_err(|error| temporary_file_error("write", error).into())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0
+            .flush()
+            .map_err(|error| temporary_file_error("write", error).into())
+    }
+}
+
+fn temporary_file_error(action: &'static str, error: io::Error) -> Error {
+    Error::TemporaryFile {
+        action,
+        directory: std::env::temp_dir(),
+        reason: crate::output::without_temporary_path(error).to_string(),
+    }
 }
 
 /// Where a plan's payload comes from.
