@@ -2,6 +2,8 @@
 //! to exit statuses (0 success, 1 bad input or I/O failure, 2 bad usage).
 
 mod cli;
+#[cfg(unix)]
+mod oom;
 mod progress;
 #[cfg(unix)]
 mod signals;
@@ -24,6 +26,10 @@ const BUFFER: usize = 1 << 20;
 
 /// Standard output is named so in messages.
 const STDOUT: &str = "standard output";
+
+#[cfg(unix)]
+#[global_allocator]
+static ALLOCATOR: oom::Reporting = oom::Reporting;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

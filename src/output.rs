@@ -27,6 +27,17 @@ pub fn remove_temporaries() {
     std::mem::forget(paths);
 }
 
+/// As [`remove_temporaries`], but never waits: for a run ending where the list may be held
+/// by the very thread that ends it (out of memory).
+pub fn try_remove_temporaries() {
+    if let Ok(paths) = TEMPORARIES.try_lock() {
+        for path in paths.iter() {
+            let _ = std::fs::remove_file(path);
+        }
+        std::mem::forget(paths);
+    }
+}
+
 /// The list even if a thread panicked holding it: a panic leaves it consistent.
 fn temporaries() -> MutexGuard<'static, Vec<PathBuf>> {
     TEMPORARIES

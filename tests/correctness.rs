@@ -29,8 +29,13 @@ fn run(args: &[&str], stdin: &[u8]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    child.wait_with_output().unwrap()
+    // Written from another thread: the binary may write while it reads.
+    let mut input = child.stdin.take().unwrap();
+    let stdin = stdin.to_vec();
+    let writer = std::thread::spawn(move || input.write_all(&stdin));
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    output
 }
 
 /// Runs a command that must succeed and returns its standard output.
@@ -291,4 +296,148 @@ fn float16_lists_are_written_shortest() {
         .collect();
     let out = ok(&["encode", "--style", "list"], &npy("<f2", "(3,)", &data));
     assert_eq!(out, b"[0.1,0.333,65500.0]\n");
+}
+
+/// Runs the binary under an address-space limit (KiB), with `args` and `stdin` as a file.
+fn run_limited(
+    limit_kib: u64,
+    args: &[&str],
+    input: &[u8],
+) -> (Option<i32>, String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.json"), input).unwrap();
+    let script = format!("ulimit -v {limit_kib}; exec \"$0\" \"$@\" < in.json");
+    let output = Command::new("sh")
+        .current_dir(dir.path())
+        .args(["-c", &script, BIN])
+        .args(args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    (output.status.code(), stderr, dir)
+}
+
+fn leftovers(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(".tensorjson-"))
+        .collect()
+}
+
+#[test]
+fn values_beside_the_payload_are_not_built() {
+    // 30 MB of lists under keys no reader reads: parsed whole, they took about 17 times
+    // that; now only their outline is, and their text waits in bounded memory or a file.
+    let list = format!("[{}]", vec!["1.5"; 2_500_000].join(","));
+    let json = format!(
+        r#"{{"a":{list},"b":{list},"c":{list},"kind":"tensor","dtype":"uint8","shape":[2],"data":"AQI="}}"#
+    );
+    let (code, stderr, dir) = run_limited(120_000, &["decode", "-o", "out.npy"], json.as_bytes());
+    assert_eq!(code, Some(0), "{stderr}");
+    let npy = std::fs::read(dir.path().join("out.npy")).unwrap();
+    assert_eq!(&npy[npy.len() - 2..], [1, 2]);
+    // A large value that is the payload is still read whole, wherever it sits.
+    let kserve = format!(
+        r#"{{"meta":{list},"inputs":[{{"name":"x","shape":[2,2],"datatype":"INT8","data":[[1,2],[3,-4]]}}]}}"#
+    );
+    let (_, _, data) = native_of(&kserve, &[]);
+    assert_eq!(data, [1, 2, 3, 0xFC]);
+    let tricks = format!(r#"{{"__ndarray__":{list},"dtype":"float32","shape":[2500000]}}"#);
+    let (dtype, shape, data) = native_of(&tricks, &[]);
+    assert_eq!((dtype.as_str(), shape), ("float32", vec![2_500_000]));
+    assert!(data.chunks(4).all(|chunk| chunk == 1.5f32.to_le_bytes()));
+}
+
+#[test]
+fn running_out_of_memory_is_an_error_not_an_abort() {
+    let data = format!("[{}]", vec!["0.25"; 3_000_000].join(","));
+    let json = format!(
+        r#"{{"inputs":[{{"name":"x","shape":[3000000],"datatype":"FP32","data":{data}}}]}}"#
+    );
+    let (code, stderr, dir) = run_limited(60_000, &["decode", "-o", "out.npy"], json.as_bytes());
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.starts_with("error: out of memory"), "{stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("out.npy").exists());
+    assert_eq!(leftovers(dir.path()), Vec::<String>::new());
+}
+
+#[test]
+fn keys_after_a_long_data_string_are_named_as_the_problem() {
+    // "compression" after a `data` long enough to be streamed: the documented message, not
+    // a length error from reading the zlib bytes as the tensor's own.
+    let compressed = STANDARD.encode([0x78u8; 600]);
+    let json = format!(
+        r#"{{"kind":"tensor","dtype":"uint8","shape":[3000],"data":"{compressed}","compression":"zlib"}}"#
+    );
+    let output = run(&["decode", "--to", "npy"], json.as_bytes());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr.contains("keys after `data` change how it is read"),
+        "{stderr}"
+    );
+    let longer = format!(
+        r#"{{"kind":"tensor","dtype":"uint8","shape":[30],"data":"{compressed}","compression":"zlib"}}"#
+    );
+    let stderr =
+        String::from_utf8(run(&["decode", "--to", "npy"], longer.as_bytes()).stderr).unwrap();
+    assert!(
+        stderr.contains("keys after `data` change how it is read"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn kserve_inputs_and_outputs_are_both_listed() {
+    let json = r#"{"inputs":[{"name":"x","shape":[1],"datatype":"INT8","data":[1]}],"outputs":[{"name":"logits","shape":[1],"datatype":"INT8","data":[2]}]}"#;
+    let message = fails(&["decode", "--to", "npy"], json.as_bytes());
+    assert!(
+        message.contains(r#"inputs "x", outputs "logits"; pick one with --name"#),
+        "{message}"
+    );
+    assert_eq!(native_of(json, &["--name", "logits"]).2, [2]);
+    assert_eq!(native_of(json, &["--name", "x"]).2, [1]);
+    let message = fails(&["decode", "--to", "npy", "--name", "y"], json.as_bytes());
+    assert!(
+        message.contains(r#"no tensor named "y"; the document holds inputs "x", outputs "logits""#),
+        "{message}"
+    );
+}
+
+#[test]
+fn messages_say_what_was_found() {
+    let cases = [
+        // Two TF Serving binary instances are two images, not named inputs.
+        (
+            r#"{"instances":[{"b64":"iVBORw0KGgo"},{"b64":"iVBORw0KGgo"}]}"#,
+            "2 binary values",
+        ),
+        (
+            r#"[{"kind":"tensor","dtype":"uint8","shape":[1],"data":"AA=="}]"#,
+            "found an object ({",
+        ),
+        (
+            r#"{"inputs":[{"name":"x","shape":[2],"datatype":"FP32","data":"AACAPwAAAEA="}]}"#,
+            "`inputs/0/data`: expected a list of numbers, found a string",
+        ),
+        ("[1, \"x\"]", "the document: expected numbers or booleans"),
+    ];
+    for (json, phrase) in cases {
+        let message = fails(&["decode", "--to", "npy"], json.as_bytes());
+        assert!(message.contains(phrase), "{json}: {message}");
+    }
+}
+
+#[test]
+fn base64_may_mix_the_url_safe_and_standard_alphabets() {
+    // Python's urlsafe_b64decode reads "+/" and "-_" alike. Bytes fb ef be encode as "++++"
+    // or "----"; ff ff ff as "////" or "____".
+    let json = r#"{"kind":"tensor","dtype":"uint8","shape":[6],"data":"++--//__"}"#;
+    let (_, _, data) = native_of(json, &[]);
+    assert_eq!(data, [0xfb, 0xef, 0xbe, 0xff, 0xff, 0xff]);
 }

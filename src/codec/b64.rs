@@ -155,18 +155,19 @@ impl<R: Read> DecodeReader<R> {
         }
     }
 
-    /// Strips whitespace and picks the alphabet, then decodes; returns the new length.
+    /// Strips whitespace and reads the URL-safe alphabet as the standard one (both may mix,
+    /// as Python's `urlsafe_b64decode` allows), then decodes; returns the new length.
     fn refill_slowly(&mut self, filled: usize) -> io::Result<usize> {
         let length = strip_whitespace(&mut self.text[..filled]);
+        for byte in &mut self.text[..length] {
+            match *byte {
+                b'-' => *byte = b'+',
+                b'_' => *byte = b'/',
+                _ => {}
+            }
+        }
         let usable = self.usable(length);
-        let chunk = &self.text[..usable];
-        let url_safe = chunk.iter().any(|&byte| byte == b'-' || byte == b'_');
-        let engine = if url_safe {
-            Simd::url_safe(lenient())
-        } else {
-            Simd::standard(lenient())
-        };
-        self.decode_chunk(&engine, usable)
+        self.decode_chunk(&Simd::standard(lenient()), usable)
             .map_err(|error| self.error(error))?;
         Ok(length)
     }

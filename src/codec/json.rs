@@ -3,6 +3,7 @@
 
 use std::io::{self, BufRead, Read};
 
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
@@ -96,9 +97,12 @@ impl<R: BufRead> Scanner<R> {
     pub fn value(&mut self, limit: usize) -> Result<Value> {
         let start = self.offset;
         let text = self.raw_value(limit)?;
-        let text = python_numbers(&text).unwrap_or(text);
-        serde_json::from_slice(&text)
-            .map_err(|error| Error::Json(format!("{error} (in the value at byte {start})")))
+        parse(&text, start)
+    }
+
+    /// The text of the next value (of at most `limit` bytes), unparsed.
+    pub fn value_text(&mut self, limit: usize) -> Result<Vec<u8>> {
+        self.raw_value(limit)
     }
 
     /// Collects the bytes of one value, tracking strings and nesting to find where it ends.
@@ -211,6 +215,98 @@ impl StringState {
         }
         self.in_string = byte == b'"';
         self.in_string
+    }
+}
+
+/// Parses the text of one value that started at byte `start` of the document.
+pub fn parse(text: &[u8], start: u64) -> Result<Value> {
+    let rewritten = python_numbers(text);
+    serde_json::from_slice(rewritten.as_deref().unwrap_or(text)).map_err(|error| at(error, start))
+}
+
+/// Parses the text of one value into its outline: objects whole, but a list of more than
+/// [`OUTLINE_LIST`] items that are not objects (numbers, most often) cut to its first item.
+/// Enough to tell a dialect by, in a fraction of the memory the whole value takes; the whole
+/// value is parsed later only if it is the one to read.
+pub fn outline(text: &[u8], start: u64) -> Result<Value> {
+    let rewritten = python_numbers(text);
+    let mut deserializer =
+        serde_json::Deserializer::from_slice(rewritten.as_deref().unwrap_or(text));
+    let value = Outline
+        .deserialize(&mut deserializer)
+        .and_then(|value| deserializer.end().map(|()| value))
+        .map_err(|error| at(error, start))?;
+    Ok(value)
+}
+
+fn at(error: serde_json::Error, start: u64) -> Error {
+    Error::Json(format!("{error} (in the value at byte {start})"))
+}
+
+/// Lists up to this long are kept whole in an outline: shapes, strides, names.
+const OUTLINE_LIST: usize = 64;
+
+/// Builds the outline of a value (see [`outline`]).
+struct Outline;
+
+impl<'de> DeserializeSeed<'de> for Outline {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Outline {
+    type Value = Value;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, value: bool) -> Result<Value, E> {
+        Ok(Value::Bool(value))
+    }
+
+    fn visit_i64<E>(self, value: i64) -> Result<Value, E> {
+        Ok(Value::from(value))
+    }
+
+    fn visit_u64<E>(self, value: u64) -> Result<Value, E> {
+        Ok(Value::from(value))
+    }
+
+    fn visit_f64<E>(self, value: f64) -> Result<Value, E> {
+        Ok(Value::from(value))
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<Value, E> {
+        Ok(Value::String(value.to_string()))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        let mut count = 0usize;
+        while let Some(item) = seq.next_element_seed(Outline)? {
+            count += 1;
+            items.push(item);
+            if count > OUTLINE_LIST && !items[0].is_object() {
+                items.truncate(1);
+            }
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut fields = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            fields.insert(key, map.next_value_seed(Outline)?);
+        }
+        Ok(Value::Object(fields))
     }
 }
 

@@ -95,10 +95,22 @@ impl<'a> Tensor<'a> {
     fn check_end(&mut self) -> io::Result<()> {
         let mut extra = [0u8; 1];
         if crate::codec::io::read_full(&mut self.payload, &mut extra)? > 0 {
-            return Err(self.header.length_error("longer".to_string()).into());
+            return Err(self.length_mismatch("longer".to_string()));
         }
         self.finished = true;
         self.payload.finish().map_err(io::Error::from)
+    }
+}
+
+impl Tensor<'_> {
+    /// The data is not as long as the header says. What follows it in its source may say why
+    /// (keys after a streamed `data` that change how it is read): that error comes first.
+    fn length_mismatch(&mut self, found: String) -> io::Error {
+        self.finished = true;
+        match self.payload.finish() {
+            Err(error) => error.into(),
+            Ok(()) => self.header.length_error(found).into(),
+        }
     }
 }
 
@@ -116,10 +128,7 @@ impl Read for Tensor<'_> {
         let count = self.payload.read(&mut buf[..limit])?;
         if count == 0 && limit > 0 {
             let found = self.header.byte_len - self.remaining;
-            return Err(self
-                .header
-                .length_error(format!("shorter ({found} bytes)"))
-                .into());
+            return Err(self.length_mismatch(format!("shorter ({found} bytes)")));
         }
         self.remaining -= count as u64;
         Ok(count)

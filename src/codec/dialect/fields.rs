@@ -21,7 +21,9 @@ pub fn shown(value: &Value) -> String {
     };
     if text.chars().count() > 40 {
         let start: String = text.chars().take(37).collect();
-        format!("a {} ({start}...)", kind_of(value))
+        let kind = kind_of(value);
+        let article = if kind.starts_with('o') { "an" } else { "a" };
+        format!("{article} {kind} ({start}...)")
     } else {
         text
     }

@@ -24,39 +24,72 @@ pub const READER: ObjectReader = ObjectReader {
 /// The name `encode --style kserve` gives its one input when `--name` does not.
 pub const DEFAULT_NAME: &str = "input-0";
 
+/// The tensors of `inputs` and of `outputs` (a document may echo its inputs beside its
+/// outputs), each with its list's key and index.
+fn tensors(fields: &Fields) -> Vec<(&'static str, usize, &Fields)> {
+    let mut found = Vec::new();
+    for key in ["inputs", "outputs"] {
+        let Some(list) = fields.get(key).and_then(Value::as_array) else {
+            continue;
+        };
+        let objects: Option<Vec<&Fields>> = list.iter().map(Value::as_object).collect();
+        let Some(objects) = objects.filter(|objects| !objects.is_empty()) else {
+            continue;
+        };
+        if objects.iter().all(|tensor| tensor.contains_key("datatype")) {
+            found.extend(
+                objects
+                    .into_iter()
+                    .enumerate()
+                    .map(|(index, tensor)| (key, index, tensor)),
+            );
+        }
+    }
+    found
+}
+
 fn plan(fields: &Fields, options: &ReadOptions) -> Option<Result<Plan>> {
-    let (key, tensors) = ["inputs", "outputs"].into_iter().find_map(|key| {
-        let tensors = fields.get(key)?.as_array()?;
-        let is_kserve = !tensors.is_empty()
-            && tensors.iter().all(|tensor| {
-                tensor
-                    .as_object()
-                    .is_some_and(|t| t.contains_key("datatype"))
-            });
-        is_kserve.then_some((key, tensors))
-    })?;
-    Some(pick(tensors, options).and_then(|index| {
-        let tensor = tensors[index].as_object().expect("checked above");
+    let tensors = tensors(fields);
+    if tensors.is_empty() {
+        return None;
+    }
+    Some(pick(&tensors, options).and_then(|(key, index, tensor)| {
         tensor_plan(tensor, path(&[key, &index.to_string(), "data"]))
     }))
 }
 
-fn name_of(tensor: &Value) -> &str {
+fn name_of(tensor: &Fields) -> &str {
     tensor.get("name").and_then(Value::as_str).unwrap_or("")
 }
 
-/// The one tensor, or the one `--name` names.
-fn pick(tensors: &[Value], options: &ReadOptions) -> Result<usize> {
-    let names: Vec<&str> = tensors.iter().map(name_of).collect();
-    match &options.name {
-        Some(wanted) => names.iter().position(|name| name == wanted).ok_or_else(|| {
-            Error::Envelope(format!(
-                "no tensor named {wanted:?}; the names are {names:?}"
-            ))
-        }),
-        None if tensors.len() == 1 => Ok(0),
-        None => Err(Error::Envelope(format!(
-            "the document holds {} tensors, named {names:?}; pick one with --name",
+/// The one tensor, or the one `--name` names, among inputs and outputs alike.
+fn pick<'f>(
+    tensors: &[(&'static str, usize, &'f Fields)],
+    options: &ReadOptions,
+) -> Result<(&'static str, usize, &'f Fields)> {
+    let listed: Vec<String> = tensors
+        .iter()
+        .map(|(key, _, tensor)| format!("{key} {:?}", name_of(tensor)))
+        .collect();
+    let listed = listed.join(", ");
+    let named: Vec<_> = match &options.name {
+        Some(wanted) => tensors
+            .iter()
+            .filter(|(_, _, tensor)| name_of(tensor) == wanted)
+            .collect(),
+        None => tensors.iter().collect(),
+    };
+    match (named.as_slice(), &options.name) {
+        ([one], _) => Ok(**one),
+        ([], Some(wanted)) => Err(Error::Envelope(format!(
+            "no tensor named {wanted:?}; the document holds {listed}"
+        ))),
+        (_, Some(wanted)) => Err(Error::Envelope(format!(
+            "several tensors are named {wanted:?}: {listed}; extract one first (for example \
+             with jq)"
+        ))),
+        (_, None) => Err(Error::Envelope(format!(
+            "the document holds {} tensors: {listed}; pick one with --name",
             tensors.len()
         ))),
     }

@@ -143,6 +143,14 @@ fn not_a_number(field: &str, found: &Value) -> Error {
     ))
 }
 
+/// Where numbers are expected, a string (of base64, say) is not read: the dialect has none.
+pub fn found_a_string(field: &str) -> Error {
+    Error::Envelope(format!(
+        "{field}: expected a list of numbers, found a string; this layout carries its values \
+         as JSON numbers, not base64"
+    ))
+}
+
 fn too_big_to_infer(field: &str, found: &Value) -> Error {
     let found = fields::shown(found);
     Error::Envelope(format!(

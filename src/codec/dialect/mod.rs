@@ -30,7 +30,7 @@ use serde_json::{Map, Value};
 use crate::codec::b64::DecodeReader;
 use crate::codec::dtype::{ByteOrder, Dtype};
 use crate::codec::io::{read_full, Payload};
-use crate::codec::json::{Scanner, StringReader};
+use crate::codec::json::{self, Scanner, StringReader};
 use crate::codec::layout::{self, Arrangement};
 use crate::codec::model::{Item, Tensor, TensorHeader};
 use crate::codec::{npy, pngfile};
@@ -45,6 +45,13 @@ const SPILL: usize = 1 << 20;
 /// Largest JSON text of a non-string value (a list of numbers, say). serde_json's `Value`
 /// takes up to 17 times the text, so this bounds memory at a few hundred MiB.
 const MAX_VALUE: usize = 16 << 20;
+/// Non-string values longer than this are kept as text, and only their outline is parsed
+/// ([`json::outline`]) until one turns out to be the payload.
+const OUTLINE_VALUE: usize = 64 << 10;
+/// Text kept in memory for large strings and values, all told; past it, they wait in
+/// temporary files, so that a document's memory does not grow with what it holds beside
+/// the payload.
+const KEPT_IN_MEMORY: usize = 16 << 20;
 
 /// Largest decoded payload `decode` accepts unless told otherwise: 4 GiB, twice the largest
 /// array the benchmark moves, yet a bound on what a small compressed document can unpack to.
@@ -407,11 +414,16 @@ enum Blob {
 }
 
 /// The members of the top-level object read so far; large strings are in `blobs`, with
-/// their first bytes standing in for them in `fields`.
+/// their first bytes standing in for them in `fields`, and large other values in `texts`,
+/// with their outline standing in.
 #[derive(Default)]
 struct Document {
     fields: Map<String, Value>,
     blobs: HashMap<String, Blob>,
+    /// The text of a large value, and where it started in the document.
+    texts: HashMap<String, (Blob, u64)>,
+    /// Bytes of `blobs` and `texts` held in memory.
+    in_memory: usize,
 }
 
 enum Flow<R> {
@@ -434,8 +446,17 @@ fn read_members<R: BufRead>(
             return Err(scanner.error(format!("key {key:?} appears twice")));
         }
         if scanner.peek_token()? != Some(b'"') {
-            let value = scanner.value(MAX_VALUE)?;
-            document.fields.insert(key, value);
+            let start = scanner.offset();
+            let text = scanner.value_text(MAX_VALUE)?;
+            if text.len() <= OUTLINE_VALUE {
+                document.fields.insert(key, json::parse(&text, start)?);
+                continue;
+            }
+            document
+                .fields
+                .insert(key.clone(), json::outline(&text, start)?);
+            let text = document.stash(text)?;
+            document.texts.insert(key, (text, start));
             continue;
         }
         let mut string = scanner.string()?;
@@ -461,7 +482,7 @@ fn read_members<R: BufRead>(
                 }
             }
         }
-        let (blob, rest) = keep(head, string)?;
+        let (blob, rest) = document.keep(head, string)?;
         document.blobs.insert(key, blob);
         scanner = rest;
     }
@@ -469,26 +490,63 @@ fn read_members<R: BufRead>(
     Ok(Flow::End(document))
 }
 
-/// Keeps a large string in memory, or in a temporary file past [`SPILL`] bytes.
-fn keep<R: BufRead>(head: Vec<u8>, mut string: StringReader<R>) -> Result<(Blob, Scanner<R>)> {
-    let mut text = head;
-    let limit = (SPILL - text.len()) as u64;
-    (&mut string).take(limit).read_to_end(&mut text)?;
-    if text.len() < SPILL {
-        return Ok((Blob::Memory(text), string.into_scanner()?));
+impl Document {
+    /// How much more text may be kept in memory.
+    fn memory_left(&self) -> usize {
+        KEPT_IN_MEMORY.saturating_sub(self.in_memory)
     }
-    let file = tempfile::tempfile().map_err(|error| temporary_file_error("create", error))?;
-    let mut spill = Spill(file);
-    spill.write_all(&text)?;
-    io::copy(&mut string, &mut spill)?;
-    let mut file = spill.0;
-    file.rewind()?;
-    Ok((Blob::File(file), string.into_scanner()?))
+
+    /// Keeps a large string in memory, or in a temporary file past [`SPILL`] bytes or
+    /// [`KEPT_IN_MEMORY`] in all.
+    fn keep<R: BufRead>(
+        &mut self,
+        head: Vec<u8>,
+        mut string: StringReader<R>,
+    ) -> Result<(Blob, Scanner<R>)> {
+        let mut text = head;
+        let limit = SPILL.min(self.memory_left()).saturating_sub(text.len()) as u64;
+        (&mut string).take(limit).read_to_end(&mut text)?;
+        let mut probe = [0u8; 1];
+        let more = read_full(&mut string, &mut probe)?;
+        if more == 0 {
+            self.in_memory += text.len();
+            return Ok((Blob::Memory(text), string.into_scanner()?));
+        }
+        text.push(probe[0]);
+        let mut spill = Spill::new()?;
+        spill.write_all(&text)?;
+        io::copy(&mut string, &mut spill)?;
+        Ok((spill.into_blob()?, string.into_scanner()?))
+    }
+
+    /// Keeps the text of a large value, in memory while [`KEPT_IN_MEMORY`] allows.
+    fn stash(&mut self, text: Vec<u8>) -> Result<Blob> {
+        if text.len() <= self.memory_left() {
+            self.in_memory += text.len();
+            return Ok(Blob::Memory(text));
+        }
+        let mut spill = Spill::new()?;
+        spill.write_all(&text)?;
+        spill.into_blob()
+    }
 }
 
 /// The temporary file a large string is kept in. Its write errors say where it is: the user
 /// knows only the input, and a full disk there is not the input's fault.
 struct Spill(File);
+
+impl Spill {
+    fn new() -> Result<Spill> {
+        let file = tempfile::tempfile().map_err(|error| temporary_file_error("create", error))?;
+        Ok(Spill(file))
+    }
+
+    fn into_blob(self) -> Result<Blob> {
+        let mut file = self.0;
+        file.rewind()?;
+        Ok(Blob::File(file))
+    }
+}
 
 impl Write for Spill {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
@@ -531,6 +589,18 @@ impl Document {
     /// The value at `path`. Where `numbers` are expected, a string stays a value: a bare NaN
     /// or infinity reaches here as one.
     fn take<'a>(&mut self, path: &Path, numbers: bool) -> Result<Source<'a>> {
+        if let Some((text, start)) = path.first().and_then(|key| self.texts.remove(key)) {
+            let text = match text {
+                Blob::Memory(text) => text,
+                Blob::File(file) => {
+                    let mut text = Vec::new();
+                    BufReader::new(file).read_to_end(&mut text)?;
+                    text
+                }
+            };
+            self.fields
+                .insert(path[0].clone(), json::parse(&text, start)?);
+        }
         if let [key] = path.as_slice() {
             match self.blobs.remove(key) {
                 Some(Blob::Memory(bytes)) => return Ok(Source::Text(Box::new(Cursor::new(bytes)))),
@@ -630,6 +700,9 @@ fn open_plan<'a>(plan: Plan, source: Source<'a>, options: &ReadOptions) -> Resul
     }
     let field = field_name(plan.path());
     let text = match (source, &plan) {
+        (Source::Value(value), Plan::List { .. }) if !list::is_numbers(&value) => {
+            return Err(list::found_a_string(&field));
+        }
         (
             Source::Value(value),
             Plan::List {
@@ -645,11 +718,7 @@ fn open_plan<'a>(plan: Plan, source: Source<'a>, options: &ReadOptions) -> Resul
             options.check_size("the decoded data", tensor.header.byte_len())?;
             return Ok(Item::Tensor(tensor));
         }
-        (Source::Text(_), Plan::List { .. }) => {
-            return Err(Error::Envelope(format!(
-                "{field}: expected a list of numbers, found a string"
-            )))
-        }
+        (Source::Text(_), Plan::List { .. }) => return Err(list::found_a_string(&field)),
         (Source::Value(value), _) => {
             return Err(fields::wrong(&field, "a base64 string", &value));
         }

@@ -72,16 +72,24 @@ fn value_plan(value: &Value, mut at: Path) -> Result<Plan> {
         at.extend(steps.into_iter().map(String::from));
         return Ok(Plan::Image { path: at, skip: 0 });
     }
-    if value.is_array()
-        && value
-            .as_array()
-            .is_some_and(|items| items.iter().any(Value::is_object))
-    {
-        return Err(Error::Envelope(
-            "instances holding named inputs (objects) are not supported; send one input, or \
-             use the columnar \"inputs\" form and --name"
-                .to_string(),
-        ));
+    if let Some(items) = value.as_array() {
+        let binary = items
+            .iter()
+            .filter(|item| item.get("b64").is_some())
+            .count();
+        if binary > 1 {
+            return Err(Error::Envelope(format!(
+                "the instances hold {binary} binary values (`{{\"b64\": ..}}`), one image each; \
+                 tensorjson reads one image at a time: extract one first (for example with jq)"
+            )));
+        }
+        if items.iter().any(Value::is_object) {
+            return Err(Error::Envelope(
+                "instances holding named inputs (objects) are not supported; send one input, \
+                 or use the columnar \"inputs\" form and --name"
+                    .to_string(),
+            ));
+        }
     }
     Ok(Plan::List {
         dtype: None,
