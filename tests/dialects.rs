@@ -228,7 +228,10 @@ fn kserve_names_pick_a_tensor_and_are_listed_when_missing() {
     let error = codec::read_json(&json[..], &ReadOptions::default())
         .err()
         .unwrap();
-    assert!(error.to_string().contains(r#"inputs "a", inputs "b""#), "{error}");
+    assert!(
+        error.to_string().contains(r#"inputs "a", inputs "b""#),
+        "{error}"
+    );
     let options = ReadOptions {
         name: Some("b".to_string()),
         ..ReadOptions::default()
