@@ -11,8 +11,8 @@ For each dialect that has a Python library:
       loads and equals the array bit for bit (dtype and little-endian C-order
       bytes), for every dtype the dialect can hold (json-numpy, json-tricks);
   (b) the library's own dumps output, in every form it has (json-tricks list /
-      b64 / b64.gz, jsonpickle small / large / views, jdata plain / zlib / gzip /
-      base64), is decoded by `tensorjson decode` bit for bit, for every dtype.
+      b64 / b64.gz, jsonpickle small / large (zlib and ndarray_compression=None) /
+      views, jdata plain / zlib / gzip / base64 / scalar _ArraySize_ / null NaN), is decoded by `tensorjson decode` bit for bit, for every dtype.
 Also: KServe requests written by tensorjson, read the way a Python client
 would (np.array(data, dtype).reshape(shape)); TF Serving and plain lists
 against arr.tolist(); npy-base64; data-url / openai / anthropic / gemini image
@@ -468,6 +468,25 @@ class Runner(harness.Runner):
                     expect(isinstance(json.loads(t)["values"], str), "not the binary form")
                     return t
                 self.decode_check(f"jsonpickle large(b64 zlib)->decode  {describe(arr)}", text, arr)
+        # ndarray_compression=None: base64 of the raw bytes under the same keys as zlib
+        def raw_text(arr):
+            jp()
+            jsonpickle_numpy.register_handlers(ndarray_compression=None)
+            try:
+                t = jp().encode(arr)
+            finally:
+                jsonpickle_numpy.register_handlers()
+            expect(b64strict(json.loads(t)["values"], "values") == arr.tobytes(order="A"), "not raw bytes")
+            return t
+        for name in DTYPES:
+            for arr in variants(fresh(random_bits(name, (4, 6), rng))):
+                arr = fresh(arr)
+                self.decode_check(f"jsonpickle large(b64 raw, ndarray_compression=None)->decode  {describe(arr)}",
+                                  lambda arr=arr: raw_text(arr), arr)
+        lookalike = fresh(random_bits("uint8", (4, 6), rng))
+        lookalike.reshape(-1)[:2] = (0x78, 0x9C)
+        self.decode_check("jsonpickle large(b64 raw) starting like zlib (78 9c)->decode",
+                          lambda: raw_text(lookalike), lookalike)
         views = [
             ("reshape of arange (base, small)", np.arange(6, dtype="<i4").reshape(2, 3)),
             ("reshape of arange (base, large)", (np.arange(24, dtype="<f8") * 0.5).reshape(4, 6)),
@@ -524,6 +543,22 @@ class Runner(harness.Runner):
         self.decode_check("jdata _ArrayOrder_ c (column-major)->decode",
                           lambda: json.dumps({"_ArrayType_": "int32", "_ArraySize_": [2, 3], "_ArrayOrder_": "c",
                                               "_ArrayData_": [1, 2, 3, 4, 5, 6]}), col)
+        c = complex(*finite("float64", (2,), rng))
+        self.decode_check("jdata complex scalar (_ArraySize_ 1)->decode  0-d complex128",
+                          lambda: jd().show(c, string=True), np.array(c))
+        for size, data, jtype in ((3, [1.5, -2.0, 3.0], "double"), (1, [-7], "int32")):
+            doc = {"_ArrayType_": jtype, "_ArraySize_": size, "_ArrayData_": data}
+            want = np.asarray(jd().decode(doc.copy()), dtype="<f8" if jtype == "double" else "<i4")
+            self.decode_check(f"jdata _ArraySize_ {size} (one number)->decode  as jdata.decode",
+                              lambda doc=doc: json.dumps(doc), want)
+        for jtype in ("double", "single", "float16"):
+            doc = {"_ArrayType_": jtype, "_ArraySize_": [2, 2], "_ArrayData_": [1.5, None, -0.0, None]}
+            want = jd().loadts(json.dumps(doc))
+            self.decode_check(f"jdata null (NaN as MATLAB/JavaScript write it)->decode  {jtype}",
+                              lambda doc=doc: json.dumps(doc), want)
+        self.refuse_check("jdata null in int32 data (jdata.decode refuses it too)",
+                          lambda: json.dumps({"_ArrayType_": "int32", "_ArraySize_": [2], "_ArrayData_": [1, None]}),
+                          "null")
         inner = finite("float64", (2, 2), rng)
         self.decode_check("jdata ->decode  one level down {\"scan\": ...}",
                           lambda: jd().show({"scan": inner}, string=True), inner)

@@ -1343,6 +1343,17 @@ fn decode_duplicate_key() {
         &twice_data,
         &["invalid JSON", "\"data\" appears twice"],
     );
+    // One level down, and in the values around a payload, too.
+    decode_fails(
+        "twice-nested.json",
+        br#"{"p":{"kind":"tensor","dtype":"uint8","shape":[1],"data":"AQ==","data":"Ag=="}}"#,
+        &["invalid JSON", "\"data\" appears twice"],
+    );
+    decode_fails(
+        "twice-deep.json",
+        br#"{"inputs":[{"name":"a","shape":[1],"shape":[2],"datatype":"UINT8","data":[1]}]}"#,
+        &["invalid JSON", "\"shape\" appears twice"],
+    );
 }
 
 #[test]

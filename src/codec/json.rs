@@ -220,8 +220,7 @@ impl StringState {
 
 /// Parses the text of one value that started at byte `start` of the document.
 pub fn parse(text: &[u8], start: u64) -> Result<Value> {
-    let rewritten = python_numbers(text);
-    serde_json::from_slice(rewritten.as_deref().unwrap_or(text)).map_err(|error| at(error, start))
+    build(text, start, Build { outline: false })
 }
 
 /// Parses the text of one value into its outline: objects whole, but a list of more than
@@ -229,14 +228,17 @@ pub fn parse(text: &[u8], start: u64) -> Result<Value> {
 /// Enough to tell a dialect by, in a fraction of the memory the whole value takes; the whole
 /// value is parsed later only if it is the one to read.
 pub fn outline(text: &[u8], start: u64) -> Result<Value> {
+    build(text, start, Build { outline: true })
+}
+
+fn build(text: &[u8], start: u64, build: Build) -> Result<Value> {
     let rewritten = python_numbers(text);
     let mut deserializer =
         serde_json::Deserializer::from_slice(rewritten.as_deref().unwrap_or(text));
-    let value = Outline
+    build
         .deserialize(&mut deserializer)
         .and_then(|value| deserializer.end().map(|()| value))
-        .map_err(|error| at(error, start))?;
-    Ok(value)
+        .map_err(|error| at(error, start))
 }
 
 fn at(error: serde_json::Error, start: u64) -> Error {
@@ -246,10 +248,16 @@ fn at(error: serde_json::Error, start: u64) -> Error {
 /// Lists up to this long are kept whole in an outline: shapes, strides, names.
 const OUTLINE_LIST: usize = 64;
 
-/// Builds the outline of a value (see [`outline`]).
-struct Outline;
+/// Builds a value, or its outline (see [`outline`]). Either way, an object with a key twice
+/// is refused: which of two values wins differs between parsers (serde_json and Python keep
+/// the last, others the first), so a document that says two things is refused rather than
+/// read one way here and another way elsewhere.
+#[derive(Clone, Copy)]
+struct Build {
+    outline: bool,
+}
 
-impl<'de> DeserializeSeed<'de> for Outline {
+impl<'de> DeserializeSeed<'de> for Build {
     type Value = Value;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
@@ -257,7 +265,7 @@ impl<'de> DeserializeSeed<'de> for Outline {
     }
 }
 
-impl<'de> Visitor<'de> for Outline {
+impl<'de> Visitor<'de> for Build {
     type Value = Value;
 
     fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
@@ -291,10 +299,10 @@ impl<'de> Visitor<'de> for Outline {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut items = Vec::new();
         let mut count = 0usize;
-        while let Some(item) = seq.next_element_seed(Outline)? {
+        while let Some(item) = seq.next_element_seed(self)? {
             count += 1;
             items.push(item);
-            if count > OUTLINE_LIST && !items[0].is_object() {
+            if self.outline && count > OUTLINE_LIST && !items[0].is_object() {
                 items.truncate(1);
             }
         }
@@ -304,7 +312,12 @@ impl<'de> Visitor<'de> for Outline {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut fields = serde_json::Map::new();
         while let Some(key) = map.next_key::<String>()? {
-            fields.insert(key, map.next_value_seed(Outline)?);
+            let value = map.next_value_seed(self)?;
+            if fields.contains_key(&key) {
+                let message = format!("key {key:?} appears twice in an object");
+                return Err(serde::de::Error::custom(message));
+            }
+            fields.insert(key, value);
         }
         Ok(Value::Object(fields))
     }

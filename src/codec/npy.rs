@@ -38,12 +38,12 @@ pub fn read_header(reader: &mut impl Read) -> Result<NpyHeader> {
             "does not start with the magic \\x93NUMPY".to_string(),
         ));
     }
-    let (prefix_len, header_len) = match prefix[6] {
-        1 => (10, u16::from_le_bytes([prefix[8], prefix[9]]) as usize),
+    let header_len = match prefix[6] {
+        1 => u16::from_le_bytes([prefix[8], prefix[9]]) as usize,
         2 | 3 => {
             read_header_bytes(reader, &mut prefix[10..12])?;
             let len = u32::from_le_bytes([prefix[8], prefix[9], prefix[10], prefix[11]]);
-            (12, len as usize)
+            len as usize
         }
         major => {
             let message = format!("version {major}.{} is not one of 1.0, 2.0, 3.0", prefix[7]);
@@ -62,9 +62,72 @@ pub fn read_header(reader: &mut impl Read) -> Result<NpyHeader> {
         ));
     }
     check_brackets(&text)?;
-    let mut whole = (&prefix[..prefix_len]).chain(text.as_slice());
+    let text = python_literal(&text, prefix[6] < 3);
+    // Handed over as version 2.0 (3.0 stays 3.0): the text may have grown by the newline
+    // the parser wants at its end, past what a 2-byte length holds.
+    let mut whole = MAGIC.to_vec();
+    whole.extend_from_slice(&[prefix[6].max(2), 0]);
+    whole.extend_from_slice(&(text.len() as u32).to_le_bytes());
+    whole.extend_from_slice(&text);
+    let mut whole = whole.as_slice();
     let header = Header::from_reader(&mut whole).map_err(header_error)?;
     describe(header)
+}
+
+/// The header dict in the subset of Python's literal syntax that the parser reads. numpy
+/// reads the header with `ast.literal_eval`, which also takes line breaks (and comments and
+/// backslash line continuations) between tokens, `u`/`U` string prefixes, a missing final
+/// newline and, in versions 1.0 and 2.0, Python 2's `L` after an integer; outside string
+/// literals these become spaces (or go), and the text gets its final newline. String
+/// literals are copied as they are, so no change reaches inside one.
+fn python_literal(text: &[u8], python2_longs: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len() + 1);
+    let mut index = 0;
+    while index < text.len() {
+        let byte = text[index];
+        let next = text.get(index + 1).copied();
+        let after_name = out
+            .last()
+            .is_some_and(|&last: &u8| last.is_ascii_alphanumeric() || last == b'_');
+        match byte {
+            b'\'' | b'"' => {
+                let end = string_end(text, index);
+                out.extend_from_slice(&text[index..end]);
+                index = end;
+                continue;
+            }
+            b'#' => {
+                let line = text[index..].iter().position(|&b| b == b'\n' || b == b'\r');
+                let end = line.map_or(text.len(), |line| index + line);
+                out.resize(out.len() + end - index, b' ');
+                index = end;
+                continue;
+            }
+            b'\\' if matches!(next, Some(b'\n' | b'\r')) => out.push(b' '),
+            b'u' | b'U' if matches!(next, Some(b'\'' | b'"')) && !after_name => {}
+            b'L' if python2_longs && out.last().is_some_and(u8::is_ascii_digit) => {}
+            b'\n' | b'\r' | b'\x0c' => out.push(b' '),
+            other => out.push(other),
+        }
+        index += 1;
+    }
+    out.push(b'\n');
+    out
+}
+
+/// Where the string literal opening at `start` ends (one past its closing quote, or the end
+/// of the text). A backslash escapes the byte after it.
+fn string_end(text: &[u8], start: usize) -> usize {
+    let quote = text[start];
+    let mut index = start + 1;
+    while index < text.len() {
+        match text[index] {
+            b'\\' => index += 2,
+            byte if byte == quote => return index + 1,
+            _ => index += 1,
+        }
+    }
+    text.len()
 }
 
 /// Refuses headers with more brackets than a supported one has, before they are parsed: the
@@ -198,6 +261,55 @@ pub fn write(tensor: &mut Tensor, out: &mut dyn Write) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn literal(text: &str, python2_longs: bool) -> String {
+        String::from_utf8(python_literal(text.as_bytes(), python2_longs)).unwrap()
+    }
+
+    #[test]
+    fn python_literal_changes_nothing_inside_strings() {
+        let text = "{u'a\\'u#\\n': U\"b'L\", 'c': (2L, 3),#x\n 'u': 1, \\\r\n}";
+        let expected = "{'a\\'u#\\n': \"b'L\", 'c': (2, 3),    'u': 1,    }\n";
+        assert_eq!(literal(text, true), expected);
+        assert_eq!(literal("(2L,)", false), "(2L,)\n");
+        // A `u` ending a name is not a prefix, nor an `L` after one.
+        assert_eq!(literal("Trueu'x' xL", true), "Trueu'x' xL\n");
+    }
+
+    fn header_of(text: &str) -> Result<NpyHeader> {
+        let mut file = b"\x93NUMPY\x01\x00".to_vec();
+        file.extend_from_slice(&(text.len() as u16).to_le_bytes());
+        file.extend_from_slice(text.as_bytes());
+        read_header(&mut file.as_slice())
+    }
+
+    #[test]
+    fn headers_numpy_reads_are_read() {
+        for text in [
+            "{'descr':\n'<i4',\r\n'fortran_order': False, 'shape': (2,\n3), }\n",
+            "{u'descr': U\"<i4\", u'fortran_order': False, u'shape': (2, 3)}",
+            "{'descr': '<i4', # why\n 'fortran_order': False, \\\n 'shape': (2L, 3)}  \n",
+        ] {
+            let header = header_of(text).unwrap_or_else(|error| panic!("{text:?}: {error}"));
+            assert_eq!(header.tensor.shape, [2, 3], "{text:?}");
+            assert_eq!(header.tensor.dtype, Dtype::Int32, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn python_only_forms_no_writer_uses_are_refused() {
+        // numpy reads these too; tensorjson does not (README, "Limits and errors").
+        for text in [
+            "{'descr': '<' 'i4', 'fortran_order': False, 'shape': (2, 3)}\n",
+            "{'descr': r'<i4', 'fortran_order': False, 'shape': (2, 3)}\n",
+        ] {
+            let error = header_of(text).err().unwrap();
+            assert!(
+                error.to_string().contains("bad .npy header"),
+                "{text:?}: {error}"
+            );
+        }
+    }
 
     #[test]
     fn hostile_header_length_is_refused_before_allocating() {

@@ -2,7 +2,8 @@
 //! "_ArrayData_": [1, 2, 3, 4, 5, 6]}`, or compressed with `_ArrayZipType_` (`zlib`, `gzip`,
 //! or plain `base64`), `_ArrayZipSize_` and `_ArrayZipData_`. Complex arrays
 //! (`_ArrayIsComplex_`) hold all real parts, then all imaginary parts; `_ArrayOrder_` of
-//! `c`/`col`/`column` means column-major data.
+//! `c`/`col`/`column` means column-major data. `_ArraySize_` may be one number, and `null`
+//! in `_ArrayData_` is NaN, as jdata.decode reads them.
 
 use serde_json::{json, Value};
 
@@ -41,12 +42,22 @@ fn dtype_of(name: &str, complex: bool) -> Option<(Dtype, ByteOrder)> {
     Some((dtype, byte_order))
 }
 
+/// The shape: a list, or one number as jdata.decode also reads it, `n` meaning `(n,)` and
+/// 1 a scalar (jdata.encode writes a complex scalar so, and decode gives it back as one).
+fn size(fields: &Fields) -> Result<Vec<u64>> {
+    match fields.get("_ArraySize_").and_then(Value::as_u64) {
+        Some(1) => Ok(Vec::new()),
+        Some(length) => Ok(vec![length]),
+        None => fields::shape(fields, "_ArraySize_"),
+    }
+}
+
 fn tensor_plan(fields: &Fields) -> Result<Plan> {
     let name = fields::string(fields, "_ArrayType_")?;
     let complex = fields.get("_ArrayIsComplex_") == Some(&Value::Bool(true));
     let (dtype, byte_order) = dtype_of(name, complex)
         .ok_or_else(|| fields::wrong("_ArrayType_", "a MATLAB or numpy type name", &json!(name)))?;
-    let shape = fields::shape(fields, "_ArraySize_")?;
+    let shape = size(fields)?;
     let fortran_order = match fields::optional_string(fields, "_ArrayOrder_")? {
         None | Some("r" | "row") => false,
         Some("c" | "col" | "column") => true,
@@ -74,6 +85,8 @@ fn tensor_plan(fields: &Fields) -> Result<Plan> {
             shape: Some(shape),
             path: path(&["_ArrayData_"]),
             arrangement,
+            // MATLAB's jsonencode and JavaScript write NaN as null; jdata.decode reads it so.
+            null_is_nan: true,
         });
     };
     let compression = match zip {
@@ -92,6 +105,7 @@ fn tensor_plan(fields: &Fields) -> Result<Plan> {
         encoding: Encoding {
             skip: 0,
             compression,
+            may_be_raw: false,
             arrangement,
         },
     })

@@ -40,6 +40,7 @@ fn tensor_plan(fields: &Fields) -> Result<Plan> {
                 shape: Some(header.shape.iter().map(|&dim| dim as u64).collect()),
                 path: path(&[KEY]),
                 arrangement: Arrangement::MODEL,
+                null_is_nan: false,
             })
         }
     };
@@ -71,6 +72,7 @@ fn tensor_plan(fields: &Fields) -> Result<Plan> {
         encoding: Encoding {
             skip,
             compression,
+            may_be_raw: false,
             arrangement: Arrangement {
                 byte_order,
                 fortran_order: fields.get("Corder") == Some(&Value::Bool(false)),

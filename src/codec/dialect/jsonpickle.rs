@@ -1,7 +1,8 @@
 //! jsonpickle's numpy extension (read only). Up to 16 elements: `{"py/object":
 //! "numpy.ndarray", "values": [[1, 2]], "dtype": "int32"}` (`shape` only when empty, `order:
 //! "F"` when Fortran). Larger: `values` is base64 of zlib bytes in stored order, with `shape`,
-//! `dtype`, `byteorder` and `order`. A view (a reshape or slice) holds its array as `base`,
+//! `dtype`, `byteorder` and `order`; with `ndarray_compression=None`, base64 of the bytes
+//! themselves, which nothing in the document marks. A view (a reshape or slice) holds its array as `base`,
 //! with `offset` and `strides` in bytes and `byteorder: "S"` when swapped against the base.
 
 use serde_json::{json, Value};
@@ -43,6 +44,7 @@ fn array_plan(fields: &Fields) -> Result<Plan> {
             shape,
             path: path(&["values"]),
             arrangement: Arrangement::MODEL,
+            null_is_nan: false,
         });
     }
     let byte_order = match fields::optional_string(fields, "byteorder")? {
@@ -58,6 +60,8 @@ fn array_plan(fields: &Fields) -> Result<Plan> {
         encoding: Encoding {
             skip: 0,
             compression: Some(Compression::Zlib),
+            // jsonpickle writes the same keys with `ndarray_compression=None`.
+            may_be_raw: true,
             arrangement: Arrangement {
                 byte_order,
                 fortran_order: fortran(fields),

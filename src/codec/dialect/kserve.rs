@@ -130,6 +130,7 @@ fn tensor_plan(tensor: &Fields, data: crate::codec::dialect::Path) -> Result<Pla
         shape: Some(shape),
         path: data,
         arrangement: Arrangement::MODEL,
+        null_is_nan: false,
     })
 }
 

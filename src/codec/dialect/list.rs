@@ -24,6 +24,7 @@ pub fn plan(_options: &ReadOptions) -> Plan {
         shape: None,
         path: path(&[]),
         arrangement: Arrangement::MODEL,
+        null_is_nan: false,
     }
 }
 
@@ -335,6 +336,16 @@ fn real_of(value: &Value) -> Option<f64> {
 
 fn complex_of(value: &Value) -> Option<(f64, f64)> {
     complex_parts(value).or_else(|| Some((real_of(value)?, 0.0)))
+}
+
+/// Replaces `null` elements with NaN (as the `NaN` token reads), for dialects that write NaN
+/// as `null`.
+pub fn nulls_to_nan(value: &mut Value) {
+    match value {
+        Value::Array(items) => items.iter_mut().for_each(nulls_to_nan),
+        Value::Null => *value = Value::String("NaN".to_string()),
+        Value::Bool(_) | Value::Number(_) | Value::String(_) | Value::Object(_) => {}
+    }
 }
 
 /// Whether a value that may be numbers or a base64 string is numbers: anything but a string,

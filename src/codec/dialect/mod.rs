@@ -148,6 +148,9 @@ pub struct Encoding {
     /// Characters before the base64 (`b64:` in json-tricks), already checked by the planner.
     pub skip: usize,
     pub compression: Option<Compression>,
+    /// The payload may instead be the raw bytes, with nothing in the document to say so
+    /// (jsonpickle's `ndarray_compression=None`); see [`zlib_or_raw`].
+    pub may_be_raw: bool,
     pub arrangement: Arrangement,
 }
 
@@ -157,6 +160,7 @@ impl Encoding {
         Encoding {
             skip: 0,
             compression: None,
+            may_be_raw: false,
             arrangement: Arrangement {
                 byte_order,
                 ..Arrangement::MODEL
@@ -198,6 +202,8 @@ pub enum Plan {
         shape: Option<Vec<u64>>,
         path: Path,
         arrangement: Arrangement,
+        /// `null` elements of a float or complex dtype are NaN.
+        null_is_nan: bool,
     },
 }
 
@@ -704,15 +710,19 @@ fn open_plan<'a>(plan: Plan, source: Source<'a>, options: &ReadOptions) -> Resul
             return Err(list::found_a_string(&field));
         }
         (
-            Source::Value(value),
+            Source::Value(mut value),
             Plan::List {
                 dtype,
                 shape,
                 arrangement,
+                null_is_nan,
                 ..
             },
         ) => {
             let dtype = dtype.or(options.dtype);
+            if *null_is_nan && dtype.is_some_and(|dtype| dtype.is_float() || dtype.is_complex()) {
+                list::nulls_to_nan(&mut value);
+            }
             let tensor =
                 list::to_arranged_tensor(&value, dtype, shape.clone(), *arrangement, &field)?;
             options.check_size("the decoded data", tensor.header.byte_len())?;
@@ -731,6 +741,10 @@ fn open_plan<'a>(plan: Plan, source: Source<'a>, options: &ReadOptions) -> Resul
             options.check_tensor(&header, encoding.arrangement)?;
             let decoded = DecodeReader::new(skip(text, encoding.skip)?, field.clone());
             let bytes: Box<dyn Payload + 'a> = match encoding.compression {
+                Some(Compression::Zlib) if encoding.may_be_raw => {
+                    let limit = options.max_in_memory.min(options.max_bytes);
+                    zlib_or_raw(decoded, header.byte_len(), limit, field)?
+                }
                 Some(compression) => Box::new(Inflate::new(decoded, compression, field)),
                 None => Box::new(decoded),
             };
@@ -888,6 +902,82 @@ fn skip<'a>(mut text: Box<dyn Payload + 'a>, count: usize) -> Result<Box<dyn Pay
     Ok(text)
 }
 
+/// The data of a payload that is either zlib-compressed or the raw bytes, with nothing to say
+/// which. It is zlib if it starts with a zlib header and is not exactly `expected` bytes
+/// long, or if it is and inflates, checksum and all, to exactly `expected` bytes; otherwise
+/// it is raw. Data starting with a zlib header is held in memory, up to `limit` bytes, until
+/// its length is known; past that it is taken to be zlib.
+fn zlib_or_raw<'a>(
+    mut decoded: impl Payload + 'a,
+    expected: u64,
+    limit: u64,
+    field: String,
+) -> Result<Box<dyn Payload + 'a>> {
+    let mut head = read_head(&mut decoded, 2)?;
+    if !is_zlib_header(&head) {
+        return Ok(Box::new(Buffered::new(head, decoded)));
+    }
+    let cap = expected.min(limit) + 1;
+    (&mut decoded)
+        .take(cap - head.len() as u64)
+        .read_to_end(&mut head)?;
+    // Exactly `expected` bytes (and no more: `cap` is past them) can be either.
+    if expected <= limit && head.len() as u64 == expected {
+        let mut inflated = Vec::new();
+        let mut inflater = flate2::read::ZlibDecoder::new(head.as_slice()).take(expected + 1);
+        if inflater.read_to_end(&mut inflated).is_ok() && inflated.len() as u64 == expected {
+            return Ok(Box::new(Buffered::new(inflated, decoded)));
+        }
+        return Ok(Box::new(Buffered::new(head, decoded)));
+    }
+    let buffered = Buffered::new(head, decoded);
+    Ok(Box::new(Inflate::new(buffered, Compression::Zlib, field)))
+}
+
+/// Whether `bytes` start as a zlib stream does (RFC 1950): deflate with a window of at most
+/// 32 KiB, no preset dictionary, and the check bits right.
+fn is_zlib_header(bytes: &[u8]) -> bool {
+    match bytes {
+        [method, flags, ..] => {
+            method & 0x0f == 8
+                && method >> 4 <= 7
+                && flags & 0x20 == 0
+                && (u16::from(*method) << 8 | u16::from(*flags)) % 31 == 0
+        }
+        _ => false,
+    }
+}
+
+/// Bytes already read from a payload, then the rest of it.
+struct Buffered<R> {
+    head: Cursor<Vec<u8>>,
+    rest: R,
+}
+
+impl<R> Buffered<R> {
+    fn new(head: Vec<u8>, rest: R) -> Self {
+        Buffered {
+            head: Cursor::new(head),
+            rest,
+        }
+    }
+}
+
+impl<R: Read> Read for Buffered<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.head.read(buf)? {
+            0 => self.rest.read(buf),
+            count => Ok(count),
+        }
+    }
+}
+
+impl<R: Payload> Payload for Buffered<R> {
+    fn finish(&mut self) -> Result<()> {
+        self.rest.finish()
+    }
+}
+
 /// Decompression of a payload, its errors named after the field.
 struct Inflate<R: Read> {
     decoder: Decoder<R>,
@@ -947,5 +1037,55 @@ impl<R: Payload> Payload for Inflate<R> {
         // so the rest of the document gets checked.
         io::copy(self.inner(), &mut io::sink())?;
         self.inner().finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn zlib(data: &[u8]) -> Vec<u8> {
+        let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+        encoder.write_all(data).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    fn read(payload: &[u8], expected: u64, limit: u64) -> Result<Vec<u8>> {
+        let mut bytes = zlib_or_raw(payload, expected, limit, "`values`".to_string())?;
+        let mut out = Vec::new();
+        bytes.read_to_end(&mut out)?;
+        Ok(out)
+    }
+
+    /// Data whose zlib stream is exactly as long as the data itself: scattered bytes, then
+    /// zeros, with as many scattered bytes as it takes.
+    fn same_length_as_compressed() -> Vec<u8> {
+        (16..128usize)
+            .flat_map(|length| (0..length).map(move |scattered| (length, scattered)))
+            .map(|(length, scattered)| {
+                let mut data: Vec<u8> = (0..scattered).map(|i| (i * 97 + 31) as u8).collect();
+                data.resize(length, 0);
+                data
+            })
+            .find(|data| zlib(data).len() == data.len())
+            .unwrap()
+    }
+
+    #[test]
+    fn zlib_or_raw_tells_them_apart() {
+        let data: Vec<u8> = (0..64u8).collect();
+        assert_eq!(read(&zlib(&data), 64, 1 << 20).unwrap(), data);
+        assert_eq!(read(&data, 64, 1 << 20).unwrap(), data);
+        // Raw data that starts as a zlib stream does, and does not inflate.
+        let mut lookalike = data.clone();
+        lookalike[..2].copy_from_slice(&[0x78, 0x9c]);
+        assert_eq!(read(&lookalike, 64, 1 << 20).unwrap(), lookalike);
+        // A zlib stream exactly as long as what it inflates to.
+        let data = same_length_as_compressed();
+        let length = data.len() as u64;
+        assert_eq!(read(&zlib(&data), length, 1 << 20).unwrap(), data);
+        // Past the in-memory limit, data that starts as zlib does is taken to be zlib.
+        assert!(read(&lookalike, 64, 16).is_err());
+        assert_eq!(read(&zlib(&data), length, 16).unwrap(), data);
     }
 }

@@ -57,6 +57,7 @@ fn tensor_plan(fields: &Fields) -> Result<Plan> {
         path: path(&["data"]),
         encoding: Encoding {
             compression,
+            may_be_raw: false,
             arrangement: Arrangement {
                 byte_order,
                 fortran_order,

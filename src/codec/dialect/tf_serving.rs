@@ -96,6 +96,7 @@ fn value_plan(value: &Value, mut at: Path) -> Result<Plan> {
         shape: None,
         path: at,
         arrangement: Arrangement::MODEL,
+        null_is_nan: false,
     })
 }
 
