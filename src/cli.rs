@@ -81,12 +81,19 @@ pub struct DecodeArgs {
     /// Axis order of a tensor written as PNG: (H, W, C) or (C, H, W).
     #[arg(long, value_enum, default_value_t = LayoutArg::Hwc)]
     pub layout: LayoutArg,
-    /// Which tensor to read from a document holding several (KServe inputs, TF Serving inputs).
+    /// Which payload to read from a document holding several: its name in a KServe or TF
+    /// Serving document, or its key (`{"logits": {..}, "argmax": {..}}`).
     #[arg(long)]
     pub name: Option<String>,
-    /// dtype of numbers where the JSON does not say (plain lists, TF Serving).
+    /// Where the payload is, as a JSON Pointer (`/outputs/0`, `/result/probs`).
+    #[arg(long, value_name = "POINTER")]
+    pub path: Option<String>,
+    /// dtype of numbers where the JSON does not say (plain lists, TF Serving), or of raw data.
     #[arg(long, value_parser = parse_dtype)]
     pub dtype: Option<Dtype>,
+    /// Shape of raw tensor data: the base64 string at --path, read with --dtype (`2,3`).
+    #[arg(long, value_name = "DIMS")]
+    pub shape: Option<Dims>,
     #[arg(long, value_name = "SIZE", help = max_bytes_help())]
     pub max_bytes: Option<ByteSize>,
 }
@@ -149,6 +156,29 @@ impl fmt::Display for ByteSize {
             Some(&(unit, shift)) => write!(f, "{}{unit}", self.0 >> shift),
             None => write!(f, "{}", self.0),
         }
+    }
+}
+
+/// A shape as people write it: `2,3`, `2x3`, `[2, 3]`, `(2, 3)`; empty or `()` for 0-d.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dims(pub Vec<u64>);
+
+impl FromStr for Dims {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let inner = text
+            .trim()
+            .trim_start_matches(['[', '('])
+            .trim_end_matches([']', ')']);
+        inner
+            .split([',', 'x'])
+            .map(str::trim)
+            .filter(|dim| !dim.is_empty())
+            .map(|dim| dim.parse::<u64>())
+            .collect::<Result<Vec<u64>, _>>()
+            .map(Dims)
+            .map_err(|_| format!("expected dimensions such as 2,3 or [2, 3]; found {text:?}"))
     }
 }
 
@@ -256,6 +286,23 @@ mod tests {
                 arg.to_possible_value().unwrap().get_name(),
                 compression.name()
             );
+        }
+    }
+
+    #[test]
+    fn shapes_read_as_written() {
+        for (text, shape) in [
+            ("2,3", vec![2, 3]),
+            ("[2, 3]", vec![2, 3]),
+            ("(4,)", vec![4]),
+            ("2x3x1", vec![2, 3, 1]),
+            ("", vec![]),
+            ("()", vec![]),
+        ] {
+            assert_eq!(text.parse::<Dims>(), Ok(Dims(shape)), "{text:?}");
+        }
+        for bad in ["2,-3", "a", "2.5", "[2]]x"] {
+            assert!(bad.parse::<Dims>().is_err(), "{bad:?}");
         }
     }
 

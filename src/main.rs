@@ -251,6 +251,8 @@ fn decode(args: DecodeArgs, quiet: bool) -> Result<()> {
     let limit = args.max_bytes.map(|size| size.0);
     let options = ReadOptions {
         name: args.name,
+        path: args.path,
+        shape: args.shape.map(|dims| dims.0),
         dtype: args.dtype,
         max_bytes: limit.unwrap_or(defaults.max_bytes),
         max_in_memory: limit.unwrap_or(defaults.max_in_memory),

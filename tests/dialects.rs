@@ -254,7 +254,12 @@ fn nested_one_level_down_is_found_and_two_are_ambiguous() {
     let error = codec::read_json(json.as_bytes(), &ReadOptions::default())
         .err()
         .unwrap();
-    assert!(error.to_string().contains("several"), "{error}");
+    let message = error.to_string();
+    assert!(message.contains("holds 2 payloads"), "{message}");
+    assert!(
+        message.contains("/a (name \"a\"): native, uint8 [2]"),
+        "{message}"
+    );
 }
 
 #[test]

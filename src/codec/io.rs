@@ -18,6 +18,14 @@ pub fn read_full(reader: &mut (impl Read + ?Sized), buf: &mut [u8]) -> io::Resul
     Ok(filled)
 }
 
+/// The first `length` bytes of a reader (fewer if it is shorter).
+pub fn read_head(reader: &mut impl Read, length: usize) -> io::Result<Vec<u8>> {
+    let mut head = vec![0u8; length];
+    let filled = read_full(reader, &mut head)?;
+    head.truncate(filled);
+    Ok(head)
+}
+
 /// Copies `reader` to its end into `writer` through a buffer large enough for streaming
 /// (`io::copy` uses 8 KiB unless the writer is a plain `BufWriter`).
 pub fn copy(

@@ -181,6 +181,26 @@ impl<R: BufRead> Scanner<R> {
         }
     }
 
+    /// After `[`: true if there is another item, consuming the `,` before it.
+    pub fn next_item(&mut self, first: bool) -> Result<bool> {
+        match self.peek_token()? {
+            Some(b']') => {
+                self.bump();
+                Ok(false)
+            }
+            Some(b',') if !first => {
+                self.bump();
+                Ok(true)
+            }
+            Some(_) if first => Ok(true),
+            Some(byte) => Err(self.error(format!(
+                "expected ',' or ']' in a list, found {:?}",
+                byte as char
+            ))),
+            None => Err(self.error("the document ends inside a list")),
+        }
+    }
+
     /// Consumes the opening quote of a string value and returns a reader of its contents,
     /// which owns the scanner until the string has been read.
     pub fn string(mut self) -> Result<StringReader<R>> {

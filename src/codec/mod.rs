@@ -2,6 +2,7 @@
 
 pub mod b64;
 pub mod dialect;
+pub mod document;
 pub mod dtype;
 pub mod io;
 pub mod json;
@@ -10,6 +11,7 @@ pub mod model;
 pub mod npy;
 pub mod numbers;
 pub mod pngfile;
+pub mod search;
 
 use std::io::{BufRead, Cursor, Read, Write};
 

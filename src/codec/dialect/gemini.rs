@@ -16,6 +16,7 @@ pub const READER: ObjectReader = ObjectReader {
     name: "gemini",
     looks_for: "\"inline_data\" or \"inlineData\"",
     plan,
+    picks_by_name: false,
 };
 
 fn plan(fields: &Fields, _options: &ReadOptions) -> Option<Result<Plan>> {

@@ -19,6 +19,7 @@ pub const READER: ObjectReader = ObjectReader {
     name: "kserve",
     looks_for: "\"inputs\" or \"outputs\" holding objects with \"datatype\"",
     plan,
+    picks_by_name: true,
 };
 
 /// The name `encode --style kserve` gives its one input when `--name` does not.

@@ -14,6 +14,7 @@ pub const READER: ObjectReader = ObjectReader {
     name: "openai",
     looks_for: "\"image_url\" with a data URL",
     plan,
+    picks_by_name: false,
 };
 
 fn plan(fields: &Fields, _options: &ReadOptions) -> Option<Result<Plan>> {

@@ -18,6 +18,7 @@ pub const READER: ObjectReader = ObjectReader {
     name: "tf-serving",
     looks_for: "\"instances\", or \"inputs\" holding numbers",
     plan,
+    picks_by_name: true,
 };
 
 fn plan(fields: &Fields, options: &ReadOptions) -> Option<Result<Plan>> {

@@ -1,0 +1,526 @@
+//! Reading a JSON document into a tree of values, with what may be large kept aside: the
+//! text of a long string (a payload, most often) and the JSON text of a long list of numbers,
+//! each in memory within a bound and in a temporary file past it. A string at the top level
+//! whose meaning is clear when it starts is not kept at all: it streams straight through
+//! ([`Flow::Live`]).
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Cursor, Read, Seek, Write};
+
+use serde_json::{Map, Value};
+
+use crate::codec::dialect::open::{open_plan, Source};
+use crate::codec::dialect::{self, Path, Plan, ReadOptions};
+use crate::codec::io::{read_full, read_head, Payload};
+use crate::codec::json::{self, Scanner, StringReader};
+use crate::codec::model::Item;
+use crate::codec::search;
+use crate::error::{Error, Result};
+
+/// Strings up to this length are read as ordinary values; longer ones may be payloads.
+pub const HEAD: usize = 256;
+/// Payload strings longer than this wait in a temporary file rather than in memory.
+const SPILL: usize = 1 << 20;
+/// Largest JSON text of a list of numbers. serde_json's `Value` takes up to 17 times the
+/// text, so this bounds memory at a few hundred MiB.
+pub const MAX_LIST: usize = 16 << 20;
+/// Lists of numbers longer than this are kept as text, and only their outline is built
+/// ([`json::outline`]) until one turns out to be the payload.
+const OUTLINE_LIST: usize = 64 << 10;
+/// Text kept in memory for long strings and lists, all told; past it, they wait in temporary
+/// files, so that memory does not grow with what a document holds beside its payload.
+const KEPT_IN_MEMORY: usize = 16 << 20;
+/// Text of everything built into the tree (keys, short strings, short lists), all told.
+const MAX_BUILT: usize = 16 << 20;
+/// Deepest nesting accepted; serde_json stops at 128 too.
+const MAX_DEPTH: usize = 128;
+
+/// Text kept aside while the rest of the document is read.
+enum Blob {
+    Memory(Vec<u8>),
+    File(File),
+}
+
+impl Blob {
+    fn into_payload<'a>(self) -> Box<dyn Payload + 'a> {
+        match self {
+            Blob::Memory(bytes) => Box::new(Cursor::new(bytes)),
+            Blob::File(file) => Box::new(BufReader::with_capacity(1 << 20, file)),
+        }
+    }
+
+    fn into_bytes(self) -> Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        self.into_payload().read_to_end(&mut bytes)?;
+        Ok(bytes)
+    }
+}
+
+/// A document read whole: its tree, in which a long string stands as its first bytes and a
+/// long list of numbers as its outline, with their text aside.
+pub struct Document {
+    pub root: Value,
+    /// The text of long strings, unescaped, by where they are.
+    strings: HashMap<Path, Blob>,
+    /// The JSON text of long lists of numbers, by where they are, and where they started.
+    lists: HashMap<Path, (Blob, u64)>,
+    /// Bytes of `strings` and `lists` held in memory.
+    in_memory: usize,
+    /// Bytes of text built into `root`.
+    built: usize,
+}
+
+/// What [`read`] made of a document.
+pub enum Flow<R> {
+    /// The whole document, to be searched.
+    End(Document),
+    /// A payload string at the top level, streaming from the input.
+    Live(Box<Live<R>>),
+}
+
+/// Reads a document: a top-level payload string whose meaning is already clear (the `data` of
+/// a native envelope after its `dtype` and `shape`, say) is handed back unread, to stream;
+/// anything else is read whole.
+pub fn read<R: BufRead + Send>(input: R, options: &ReadOptions) -> Result<Flow<R>> {
+    let mut scanner = Scanner::new(input);
+    let mut document = Document::new(Value::Object(Map::new()));
+    // With --path, the payload is wherever the pointer says: nothing streams early.
+    let live = options.path.is_none().then_some(options);
+    match scanner.peek_token()? {
+        Some(b'{') => {
+            scanner.expect(b'{')?;
+            read_members(scanner, document, true, live)
+        }
+        Some(b'"') if live.is_some() => read_top_string(scanner, document),
+        Some(_) => {
+            let (walked, mut scanner) = document.walk(scanner, &mut Path::new())?;
+            document.root = document.settle(walked, &Path::new())?;
+            scanner.expect_end()?;
+            Ok(Flow::End(document))
+        }
+        None => Err(Error::Json("the input is empty".to_string())),
+    }
+}
+
+/// A top-level string: streamed if it is a payload, else read into the tree.
+fn read_top_string<R: BufRead + Send>(
+    scanner: Scanner<R>,
+    mut document: Document,
+) -> Result<Flow<R>> {
+    let mut string = scanner.string()?;
+    let head = read_head(&mut string, HEAD + 1)?;
+    if let Some((_, plan)) = dialect::plan_string(&head) {
+        let live = Live {
+            head: Cursor::new(head),
+            string: Some(string),
+            document: None,
+            plan: plan?,
+        };
+        return Ok(Flow::Live(Box::new(live)));
+    }
+    let path = Path::new();
+    let (value, mut scanner) = document.string_value(head, string, &path)?;
+    document.root = value;
+    scanner.expect_end()?;
+    Ok(Flow::End(document))
+}
+
+/// Where a [`Document::walk`] ends: a value of the tree, or the JSON text of numbers (a
+/// scalar, or a list of nothing else), kept as text until its place in the tree is known.
+enum Walked {
+    Tree(Value),
+    Numbers { text: Vec<u8>, start: u64 },
+}
+
+impl Document {
+    fn new(root: Value) -> Self {
+        Document {
+            root,
+            strings: HashMap::new(),
+            lists: HashMap::new(),
+            in_memory: 0,
+            built: 0,
+        }
+    }
+
+    /// Opens the payload `--path` or `--name` picks, or the only one the document holds.
+    pub fn open<'a>(mut self, options: &ReadOptions) -> Result<Item<'a>> {
+        let plan = search::pick(&self.root, options)?;
+        let numbers = matches!(plan, Plan::List { .. });
+        let source = self.take(plan.path(), numbers)?;
+        open_plan(plan, source, options)
+    }
+
+    /// The top-level object's members read so far.
+    fn fields(&mut self) -> &mut Map<String, Value> {
+        match &mut self.root {
+            Value::Object(fields) => fields,
+            _ => unreachable!("members are read into an object"),
+        }
+    }
+
+    /// Counts text built into the tree against [`MAX_BUILT`].
+    fn build(&mut self, bytes: usize) -> Result<()> {
+        self.built += bytes;
+        if self.built > MAX_BUILT {
+            return Err(Error::Envelope(format!(
+                "the document holds more than {MAX_BUILT} bytes of JSON besides its long \
+                 strings and lists of numbers"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Reads the value at the scanner, which stands at `path`.
+    fn walk<R: BufRead>(
+        &mut self,
+        mut scanner: Scanner<R>,
+        path: &mut Path,
+    ) -> Result<(Walked, Scanner<R>)> {
+        if path.len() > MAX_DEPTH {
+            return Err(scanner.error(format!("nesting is deeper than {MAX_DEPTH}")));
+        }
+        match scanner.peek_token()? {
+            Some(b'"') => {
+                let mut string = scanner.string()?;
+                let head = read_head(&mut string, HEAD + 1)?;
+                let (value, scanner) = self.string_value(head, string, path)?;
+                Ok((Walked::Tree(value), scanner))
+            }
+            Some(b'{') => {
+                let (value, scanner) = self.walk_object(scanner, path)?;
+                Ok((Walked::Tree(value), scanner))
+            }
+            Some(b'[') => self.walk_list(scanner, path),
+            _ => {
+                let start = scanner.offset();
+                let text = scanner.value_text(MAX_LIST)?;
+                Ok((Walked::Numbers { text, start }, scanner))
+            }
+        }
+    }
+
+    fn walk_object<R: BufRead>(
+        &mut self,
+        mut scanner: Scanner<R>,
+        path: &mut Path,
+    ) -> Result<(Value, Scanner<R>)> {
+        scanner.expect(b'{')?;
+        let mut fields = Map::new();
+        let mut first = true;
+        while scanner.next_member(first)? {
+            first = false;
+            let key = scanner.key()?;
+            self.build(key.len())?;
+            if fields.contains_key(&key) {
+                return Err(scanner.error(format!("key {key:?} appears twice")));
+            }
+            path.push(key.clone());
+            let (walked, next) = self.walk(scanner, path)?;
+            scanner = next;
+            let value = self.settle(walked, path)?;
+            path.pop();
+            fields.insert(key, value);
+        }
+        Ok((Value::Object(fields), scanner))
+    }
+
+    /// A list of numbers (or of lists of numbers) stays JSON text; a list holding anything
+    /// else becomes a list of values.
+    fn walk_list<R: BufRead>(
+        &mut self,
+        mut scanner: Scanner<R>,
+        path: &mut Path,
+    ) -> Result<(Walked, Scanner<R>)> {
+        let start = scanner.offset();
+        scanner.expect(b'[')?;
+        let mut text = vec![b'['];
+        let mut items: Option<Vec<Value>> = None;
+        let mut index = 0usize;
+        while scanner.next_item(index == 0)? {
+            path.push(index.to_string());
+            let (walked, next) = self.walk(scanner, path)?;
+            scanner = next;
+            match (&mut items, walked) {
+                (None, Walked::Numbers { text: item, .. }) => {
+                    if index > 0 {
+                        text.push(b',');
+                    }
+                    text.extend_from_slice(&item);
+                    if text.len() > MAX_LIST {
+                        return Err(
+                            scanner.error(format!("a list is longer than {MAX_LIST} bytes"))
+                        );
+                    }
+                }
+                (Some(items), walked) => items.push(self.settle(walked, path)?),
+                (None, Walked::Tree(value)) => {
+                    // The numbers so far become values after all.
+                    text.push(b']');
+                    self.build(text.len())?;
+                    let Value::Array(mut earlier) = json::parse(&text, start)? else {
+                        unreachable!("list text parses as a list")
+                    };
+                    earlier.push(value);
+                    items = Some(earlier);
+                }
+            }
+            path.pop();
+            index += 1;
+        }
+        match items {
+            Some(items) => Ok((Walked::Tree(Value::Array(items)), scanner)),
+            None => {
+                text.push(b']');
+                Ok((Walked::Numbers { text, start }, scanner))
+            }
+        }
+    }
+
+    /// Puts what a walk found into the tree at `path`: a long list of numbers as its outline,
+    /// its text kept aside.
+    fn settle(&mut self, walked: Walked, path: &Path) -> Result<Value> {
+        match walked {
+            Walked::Tree(value) => Ok(value),
+            Walked::Numbers { text, start } if text.len() <= OUTLINE_LIST => {
+                self.build(text.len())?;
+                json::parse(&text, start)
+            }
+            Walked::Numbers { text, start } => {
+                let outline = json::outline(&text, start)?;
+                let text = self.stash(text)?;
+                self.lists.insert(path.clone(), (text, start));
+                Ok(outline)
+            }
+        }
+    }
+
+    /// A string whose first bytes are `head`: whole if short, else kept aside with its head
+    /// standing in for it in the tree.
+    fn string_value<R: BufRead>(
+        &mut self,
+        head: Vec<u8>,
+        string: StringReader<R>,
+        path: &Path,
+    ) -> Result<(Value, Scanner<R>)> {
+        if head.len() <= HEAD {
+            self.build(head.len())?;
+            let text = String::from_utf8(head).map_err(|_| string.error("invalid UTF-8"))?;
+            return Ok((Value::String(text), string.into_scanner()?));
+        }
+        let stand_in = Value::String(String::from_utf8_lossy(&head).into_owned());
+        let (blob, scanner) = self.keep(head, string)?;
+        self.strings.insert(path.clone(), blob);
+        Ok((stand_in, scanner))
+    }
+
+    /// How much more text may be kept in memory.
+    fn memory_left(&self) -> usize {
+        KEPT_IN_MEMORY.saturating_sub(self.in_memory)
+    }
+
+    /// Keeps a long string in memory, or in a temporary file past [`SPILL`] bytes or
+    /// [`KEPT_IN_MEMORY`] in all.
+    fn keep<R: BufRead>(
+        &mut self,
+        head: Vec<u8>,
+        mut string: StringReader<R>,
+    ) -> Result<(Blob, Scanner<R>)> {
+        let mut text = head;
+        let limit = SPILL.min(self.memory_left()).saturating_sub(text.len()) as u64;
+        (&mut string).take(limit).read_to_end(&mut text)?;
+        let mut probe = [0u8; 1];
+        if read_full(&mut string, &mut probe)? == 0 {
+            self.in_memory += text.len();
+            return Ok((Blob::Memory(text), string.into_scanner()?));
+        }
+        text.push(probe[0]);
+        let mut spill = Spill::new()?;
+        spill.write_all(&text)?;
+        io::copy(&mut string, &mut spill)?;
+        Ok((spill.into_blob()?, string.into_scanner()?))
+    }
+
+    /// Keeps the text of a long list, in memory while [`KEPT_IN_MEMORY`] allows.
+    fn stash(&mut self, text: Vec<u8>) -> Result<Blob> {
+        if text.len() <= self.memory_left() {
+            self.in_memory += text.len();
+            return Ok(Blob::Memory(text));
+        }
+        let mut spill = Spill::new()?;
+        spill.write_all(&text)?;
+        spill.into_blob()
+    }
+
+    /// The value at `path`. Where `numbers` are expected, a string stays a value: a bare NaN
+    /// or infinity reaches here as one.
+    fn take<'a>(&mut self, path: &Path, numbers: bool) -> Result<Source<'a>> {
+        if let Some(text) = self.strings.remove(path) {
+            return Ok(Source::Text(text.into_payload()));
+        }
+        if let Some((text, start)) = self.lists.remove(path) {
+            return Ok(Source::Value(json::parse(&text.into_bytes()?, start)?));
+        }
+        let mut value = std::mem::take(&mut self.root);
+        for step in path {
+            value = match value {
+                Value::Object(mut map) => map.remove(step),
+                Value::Array(mut list) => step
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|&index| index < list.len())
+                    .map(|index| list.swap_remove(index)),
+                _ => None,
+            }
+            .ok_or_else(|| Error::Envelope(format!("nothing at {}", search::pointer(path))))?;
+        }
+        Ok(match value {
+            Value::String(text) if !numbers => {
+                Source::Text(Box::new(Cursor::new(text.into_bytes())))
+            }
+            other => Source::Value(other),
+        })
+    }
+}
+
+/// Reads the members of the top-level object. With `live` options, a payload string whose
+/// meaning is already clear is handed back unread, to be streamed.
+fn read_members<R: BufRead>(
+    mut scanner: Scanner<R>,
+    mut document: Document,
+    mut first: bool,
+    live: Option<&ReadOptions>,
+) -> Result<Flow<R>> {
+    while scanner.next_member(first)? {
+        first = false;
+        let key = scanner.key()?;
+        document.build(key.len())?;
+        if document.fields().contains_key(&key) {
+            return Err(scanner.error(format!("key {key:?} appears twice")));
+        }
+        let mut path = vec![key.clone()];
+        if scanner.peek_token()? != Some(b'"') {
+            let (walked, next) = document.walk(scanner, &mut path)?;
+            scanner = next;
+            let value = document.settle(walked, &path)?;
+            document.fields().insert(key, value);
+            continue;
+        }
+        let mut string = scanner.string()?;
+        let head = read_head(&mut string, HEAD + 1)?;
+        if let Some(options) = live.filter(|_| head.len() > HEAD) {
+            let stand_in = String::from_utf8_lossy(&head).into_owned();
+            document
+                .fields()
+                .insert(key.clone(), Value::String(stand_in));
+            if let Some(Ok(plan)) = dialect::plan_object(document.fields(), options) {
+                if plan.live_key() == Some(key.as_str()) {
+                    let live = Live {
+                        head: Cursor::new(head),
+                        string: Some(string),
+                        document: Some((document, options.clone())),
+                        plan,
+                    };
+                    return Ok(Flow::Live(Box::new(live)));
+                }
+            }
+        }
+        let (value, rest) = document.string_value(head, string, &path)?;
+        document.fields().insert(key, value);
+        scanner = rest;
+    }
+    scanner.expect_end()?;
+    Ok(Flow::End(document))
+}
+
+/// The temporary file long text is kept in. Its write errors say where it is: the user
+/// knows only the input, and a full disk there is not the input's fault.
+struct Spill(File);
+
+impl Spill {
+    fn new() -> Result<Spill> {
+        let file = tempfile::tempfile().map_err(|error| temporary_file_error("create", error))?;
+        Ok(Spill(file))
+    }
+
+    fn into_blob(self) -> Result<Blob> {
+        let mut file = self.0;
+        file.rewind()?;
+        Ok(Blob::File(file))
+    }
+}
+
+impl Write for Spill {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0
+            .write(buf)
+            .map_err(|error| temporary_file_error("write", error).into())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0
+            .flush()
+            .map_err(|error| temporary_file_error("write", error).into())
+    }
+}
+
+fn temporary_file_error(action: &'static str, error: io::Error) -> Error {
+    Error::TemporaryFile {
+        action,
+        directory: std::env::temp_dir(),
+        reason: crate::output::without_temporary_path(error).to_string(),
+    }
+}
+
+/// A payload string being streamed from the document as it is read. Once it has been read,
+/// `finish` reads the rest of the document and checks it would have been read the same way.
+pub struct Live<R> {
+    head: Cursor<Vec<u8>>,
+    string: Option<StringReader<R>>,
+    document: Option<(Document, ReadOptions)>,
+    plan: Plan,
+}
+
+impl<'a, R: BufRead + Send + 'a> Live<R> {
+    pub fn open(self, options: &ReadOptions) -> Result<Item<'a>> {
+        let plan = self.plan.clone();
+        open_plan(plan, Source::Text(Box::new(self)), options)
+    }
+}
+
+impl<R: BufRead> Read for Live<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let count = self.head.read(buf)?;
+        if count > 0 {
+            return Ok(count);
+        }
+        match &mut self.string {
+            Some(string) => string.read(buf),
+            None => Ok(0),
+        }
+    }
+}
+
+impl<R: BufRead + Send> Payload for Live<R> {
+    fn finish(&mut self) -> Result<()> {
+        let Some(string) = self.string.take() else {
+            return Ok(());
+        };
+        let mut scanner = string.into_scanner()?;
+        let Some((document, options)) = self.document.take() else {
+            return scanner.expect_end();
+        };
+        let Flow::End(mut document) = read_members(scanner, document, false, None)? else {
+            unreachable!("live streaming was not allowed")
+        };
+        match dialect::plan_object(document.fields(), &options) {
+            Some(Ok(plan)) if plan == self.plan => Ok(()),
+            Some(Err(error)) => Err(error),
+            _ => Err(Error::Envelope(format!(
+                "keys after `{}` change how it is read; write them before it",
+                self.plan.path().join("/")
+            ))),
+        }
+    }
+}
