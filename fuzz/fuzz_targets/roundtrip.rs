@@ -134,8 +134,8 @@ fn shown(bytes: &[u8]) -> String {
 fn numbers_style(style: Style, case: &Case) -> bool {
     match style {
         Style::List | Style::Kserve | Style::TfServing => true,
-        // json-tricks writes a real 0-d array as a bare number.
-        Style::JsonTricks => case.shape.is_empty() && !case.dtype.is_complex(),
+        // json-tricks writes a 0-d array as a bare number, or `{"__complex__": [re, im]}`.
+        Style::JsonTricks => case.shape.is_empty(),
         _ => false,
     }
 }
@@ -156,7 +156,7 @@ fn list_normalised(dtype: Dtype, bytes: &[u8]) -> Vec<u8> {
                 }
             }
         }
-        Dtype::Float32 => {
+        Dtype::Float32 | Dtype::Complex64 => {
             for chunk in out.chunks_exact_mut(4) {
                 let value = f32::from_le_bytes(chunk.try_into().unwrap());
                 if value.is_nan() {
@@ -164,7 +164,7 @@ fn list_normalised(dtype: Dtype, bytes: &[u8]) -> Vec<u8> {
                 }
             }
         }
-        Dtype::Float64 => {
+        Dtype::Float64 | Dtype::Complex128 => {
             for chunk in out.chunks_exact_mut(8) {
                 let value = f64::from_le_bytes(chunk.try_into().unwrap());
                 if value.is_nan() {
