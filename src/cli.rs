@@ -174,6 +174,7 @@ pub enum StyleArg {
     Openai,
     Anthropic,
     Gemini,
+    HandRolled,
 }
 
 impl From<StyleArg> for Style {
@@ -190,6 +191,7 @@ impl From<StyleArg> for Style {
             StyleArg::Openai => Style::Openai,
             StyleArg::Anthropic => Style::Anthropic,
             StyleArg::Gemini => Style::Gemini,
+            StyleArg::HandRolled => Style::HandRolled,
         }
     }
 }

@@ -33,6 +33,34 @@ struct ImageEnvelope {
     data: String,
 }
 
+/// The hand-rolled style's tensor and image, parsed strictly.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct HandRolledTensor {
+    tensor: String,
+    shape: Vec<u64>,
+    dtype: String,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct HandRolledImage {
+    image: String,
+    format: String,
+}
+
+/// The object keys of a one-level JSON object, in the order they are written.
+fn key_order(json: &[u8]) -> Vec<String> {
+    let text = std::str::from_utf8(json).unwrap();
+    let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text).unwrap();
+    let mut keys: Vec<(usize, String)> = object
+        .keys()
+        .map(|key| (text.find(&format!("\"{key}\":")).unwrap(), key.clone()))
+        .collect();
+    keys.sort();
+    keys.into_iter().map(|(_, key)| key).collect()
+}
+
 /// What fixtures/png/*.expected.json holds (written by Pillow-based code).
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
@@ -251,6 +279,68 @@ fn image_to_npy_gives_the_pixels_pillow_gives() {
             .success();
         let expected = fs::read(beside(&png, "expected.npy")).unwrap();
         assert!(fs::read(&out).unwrap() == expected, "{png:?}");
+    }
+}
+
+#[test]
+fn hand_rolled_style_writes_the_tensor_first_with_torch_dtypes_and_reads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    for npy in source_npys() {
+        let expected: TensorEnvelope =
+            serde_json::from_slice(&fs::read(beside(&npy, "expected.json")).unwrap()).unwrap();
+        let json = tensorjson()
+            .arg("encode")
+            .arg(&npy)
+            .args(["--style", "hand-rolled"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        assert_eq!(key_order(&json), ["tensor", "shape", "dtype"], "{npy:?}");
+        let parsed: HandRolledTensor = serde_json::from_slice(&json).unwrap();
+        // Every torch name is numpy's name with the prefix (str(torch.float32) and so on).
+        assert_eq!(parsed.dtype, format!("torch.{}", expected.dtype), "{npy:?}");
+        assert_eq!(parsed.shape, expected.shape, "{npy:?}");
+        assert!(base64(&parsed.tensor) == base64(&expected.data), "{npy:?}");
+        let out = dir.path().join("back.npy");
+        tensorjson()
+            .args(["decode", "-", "-o"])
+            .arg(&out)
+            .write_stdin(json)
+            .assert()
+            .success();
+        let canonical = fs::read(beside(&npy, "canonical.npy")).unwrap();
+        assert!(fs::read(&out).unwrap() == canonical, "{npy:?}");
+    }
+}
+
+#[test]
+fn hand_rolled_style_writes_an_image_as_the_png_file_and_reads_back() {
+    for png in fixtures("png", ".png") {
+        let json = tensorjson()
+            .arg("encode")
+            .arg(&png)
+            .args(["--style", "hand-rolled"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        assert_eq!(key_order(&json), ["image", "format"], "{png:?}");
+        let parsed: HandRolledImage = serde_json::from_slice(&json).unwrap();
+        assert_eq!(parsed.format, "PNG");
+        let file = fs::read(&png).unwrap();
+        assert!(base64(&parsed.image) == file, "{png:?}");
+        let back = tensorjson()
+            .args(["decode", "--to", "png"])
+            .write_stdin(json)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        assert!(back == file, "{png:?}");
     }
 }
 

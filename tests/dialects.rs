@@ -11,8 +11,9 @@ use tensorjson::{Dtype, Item, Tensor, TensorHeader};
 
 /// Styles that hold tensors, and whether they keep the dtype themselves (list styles need
 /// `--dtype` to read it back).
-const TENSOR_STYLES: [(Style, bool); 7] = [
+const TENSOR_STYLES: [(Style, bool); 8] = [
     (Style::Native, true),
+    (Style::HandRolled, true),
     (Style::JsonNumpy, true),
     (Style::JsonTricks, true),
     (Style::NpyBase64, true),
@@ -21,8 +22,9 @@ const TENSOR_STYLES: [(Style, bool); 7] = [
     (Style::List, false),
 ];
 
-const IMAGE_STYLES: [Style; 6] = [
+const IMAGE_STYLES: [Style; 7] = [
     Style::Native,
+    Style::HandRolled,
     Style::DataUrl,
     Style::Openai,
     Style::Anthropic,
@@ -228,7 +230,10 @@ fn kserve_names_pick_a_tensor_and_are_listed_when_missing() {
     let error = codec::read_json(&json[..], &ReadOptions::default())
         .err()
         .unwrap();
-    assert!(error.to_string().contains(r#"inputs "a", inputs "b""#), "{error}");
+    assert!(
+        error.to_string().contains(r#"inputs "a", inputs "b""#),
+        "{error}"
+    );
     let options = ReadOptions {
         name: Some("b".to_string()),
         ..ReadOptions::default()

@@ -366,6 +366,7 @@ fn check_image_styles(image: &Image, what: &str) {
         let image_style = matches!(
             style,
             Style::Native
+                | Style::HandRolled
                 | Style::TfServing
                 | Style::DataUrl
                 | Style::Openai

@@ -37,10 +37,12 @@ pub enum Style {
     Openai,
     Anthropic,
     Gemini,
+    /// `{"tensor": b64, "shape": [..], "dtype": "torch.float32"}`, `{"image": b64, "format": "PNG"}`.
+    HandRolled,
 }
 
 impl Style {
-    pub const ALL: [Style; 11] = [
+    pub const ALL: [Style; 12] = [
         Style::Native,
         Style::JsonNumpy,
         Style::JsonTricks,
@@ -52,6 +54,7 @@ impl Style {
         Style::Openai,
         Style::Anthropic,
         Style::Gemini,
+        Style::HandRolled,
     ];
 
     pub fn name(self) -> &'static str {
@@ -67,6 +70,7 @@ impl Style {
             Style::Openai => "openai",
             Style::Anthropic => "anthropic",
             Style::Gemini => "gemini",
+            Style::HandRolled => "hand-rolled",
         }
     }
 
@@ -83,6 +87,7 @@ impl Style {
             Style::Openai => dialect::openai::write(item, out, options),
             Style::Anthropic => dialect::anthropic::write(item, out, options),
             Style::Gemini => dialect::gemini::write(item, out, options),
+            Style::HandRolled => dialect::handrolled::write(item, out, options),
         }
     }
 }
