@@ -78,7 +78,8 @@ pub struct DecodeArgs {
     /// Format to write; by default, the one OUTPUT's extension names.
     #[arg(long, value_enum)]
     pub to: Option<FormatArg>,
-    /// Axis order of a tensor written as PNG: (H, W, C) or (C, H, W).
+    /// Axis order of a tensor written as PNG, and of an image's pixels written as .npy:
+    /// (H, W, C) or (C, H, W) (gray: (H, W) or (1, H, W)).
     #[arg(long, value_enum, default_value_t = LayoutArg::Hwc)]
     pub layout: LayoutArg,
     /// Which tensor to read from a document holding several (KServe inputs, TF Serving inputs).
@@ -87,6 +88,11 @@ pub struct DecodeArgs {
     /// dtype of numbers where the JSON does not say (plain lists, TF Serving).
     #[arg(long, value_parser = parse_dtype)]
     pub dtype: Option<Dtype>,
+    /// Convert the values to DTYPE as numpy's astype does (floats truncate toward zero into
+    /// integers); a value DTYPE cannot hold (out of range, NaN or infinity to an integer, a
+    /// non-zero imaginary part to a real type) is an error naming its index.
+    #[arg(long, value_name = "DTYPE", value_parser = parse_dtype)]
+    pub cast: Option<Dtype>,
     #[arg(long, value_name = "SIZE", help = max_bytes_help())]
     pub max_bytes: Option<ByteSize>,
 }

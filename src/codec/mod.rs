@@ -1,6 +1,7 @@
 //! The one codec: readers produce the model ([`model`]), writers consume it.
 
 pub mod b64;
+pub mod cast;
 pub mod dialect;
 pub mod dtype;
 pub mod io;
@@ -14,6 +15,7 @@ pub mod pngfile;
 use std::io::{BufRead, Cursor, Read, Write};
 
 use crate::codec::dialect::{ReadOptions, WriteOptions};
+use crate::codec::dtype::Dtype;
 use crate::codec::io::{read_full, Plain};
 use crate::codec::model::Item;
 use crate::codec::pngfile::Layout;
@@ -178,11 +180,28 @@ pub fn write_json(
     Ok(())
 }
 
+/// Converts an item's values to `dtype` as `numpy.ndarray.astype` does, as they stream
+/// ([`cast::cast`]); a value the dtype cannot hold fails the read, naming its index. An image
+/// becomes its pixels in `layout` (as [`write_binary`] writes them), unless they already are
+/// of that dtype.
+pub fn cast(item: Item, dtype: Dtype, layout: Layout) -> Result<Item> {
+    match item {
+        Item::Tensor(tensor) => Ok(Item::Tensor(cast::cast(tensor, dtype)?)),
+        Item::Image(image) if image.pixel_dtype() == dtype => Ok(Item::Image(image)),
+        Item::Image(image) => {
+            let pixels = pngfile::to_tensor(&image, layout)?;
+            Ok(Item::Tensor(cast::cast(pixels, dtype)?))
+        }
+    }
+}
+
 /// Writes an item as a `.npy` file or PNG image, converting between the two as needed.
 pub fn write_binary(item: Item, out: &mut dyn Write, format: Format, layout: Layout) -> Result<()> {
     match (item, format) {
         (Item::Tensor(mut tensor), Format::Npy) => npy::write(&mut tensor, out),
-        (Item::Image(image), Format::Npy) => npy::write(&mut pngfile::to_tensor(&image)?, out),
+        (Item::Image(image), Format::Npy) => {
+            npy::write(&mut pngfile::to_tensor(&image, layout)?, out)
+        }
         (Item::Image(image), Format::Png) => {
             pngfile::check(&image)?;
             Ok(out.write_all(&image.bytes)?)
