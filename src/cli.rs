@@ -54,7 +54,7 @@ pub struct EncodeArgs {
     /// Compress the tensor's bytes before base64.
     #[arg(long, value_enum)]
     pub compress: Option<CompressArg>,
-    /// Indent the JSON (native, json-numpy, json-tricks and the image styles).
+    /// Indent the JSON (native, json-numpy, json-tricks, hand-rolled and the image styles).
     #[arg(long)]
     pub pretty: bool,
     /// Name of the tensor, where the style has names (kserve; default input-0).
