@@ -11,14 +11,17 @@ libraries:
   encode  .npy -> envelope   every dtype x byte order x memory order, 0-d, empty
   decode  envelope -> .npy   (Python-written envelopes), also via --compress zlib
   pipe    stdin/stdout forms (`encode -`, `decode - --to npy|png`)
-  image   PNG -> image envelope -> pixels; arrays -> PNG read back by Pillow
+  image   PNG -> image envelope -> pixels; arrays -> PNG read back by Pillow;
+          `decode --layout chw` pixels == np.asarray(Image.open(f)).transpose(2, 0, 1)
+  cast    `decode --cast` for every dtype pair == numpy's astype, bit for bit, and the
+          values it must refuse refused with their index
 
 One line per check, then a summary line `N passed, M failed`; exit status 1 if
 any check failed (or the binary is missing), 0 otherwise.
 
 CLI contract exercised:
     tensorjson encode [INPUT] [-o OUTPUT] [--compress zlib] [--pretty]
-    tensorjson decode [INPUT] [-o OUTPUT] [--to npy|png] [--layout hwc|chw]
+    tensorjson decode [INPUT] [-o OUTPUT] [--to npy|png] [--layout hwc|chw] [--cast DTYPE]
 """
 
 from __future__ import annotations
@@ -104,6 +107,68 @@ def make_array(name: str, shape: tuple[int, ...], rng: np.random.Generator) -> n
             if k + i < u.size:
                 u[k + i] = bits
     return arr.reshape(shape)
+
+
+def cast_source(src: str, tgt: str, rng: np.random.Generator) -> np.ndarray:
+    """Values of dtype `src` for a cast to `tgt`: the edges of `tgt` (its range, halfway and
+    overflowing floats, fractions), NaN and infinities, complex values with and without an
+    imaginary part, and random bit patterns, shuffled, as an (N, 4) array."""
+    s, t = np.dtype(src), np.dtype(tgt)
+    if s.kind == "b":
+        return rng.integers(0, 2, size=(6, 4)).astype(bool)
+    cands: list = [0, 1, -1, 0.5, -0.5, -0.99, 2.7, -3.5, 255.9, 1e30, -1e30, -0.0,
+                   65504.0, 65519.99, 65520.0, 1 + 2.0 ** -11 + 2.0 ** -40, 2.0 ** -24, 2.0 ** -25,
+                   3 * 2.0 ** -26, 1e-40, 3.4028235e38, 3.5e38, 1e300, 2 ** 53 + 1, 2 ** 63 - 1,
+                   2 ** 64 - 1, -2 ** 63, float("nan"), float("inf"), float("-inf")]
+    if t.kind in "iu":
+        info = np.iinfo(t)
+        cands += [int(info.min), int(info.max), int(info.min) - 1, int(info.max) + 1,
+                  int(info.min) - 0.5, int(info.max) + 0.5, int(info.max) + 0.9999]
+        cands += [int(v) for v in rng.integers(info.min, info.max, size=8, dtype=t, endpoint=True)]
+    if s.kind == "c":
+        cands += [1 + 2j, complex(0, float("nan")), complex(3, -0.0), complex(float("nan"), 0), 2.5 - 1e-30j]
+    vals = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for v in cands:
+            if s.kind in "iu":
+                # an integer source holds only the integers in its own range
+                if isinstance(v, int) and np.iinfo(s).min <= v <= np.iinfo(s).max:
+                    vals.append(np.array(v).astype(s))
+            else:
+                vals.append(np.array(v).astype(s))
+    arr = np.concatenate([np.array(vals, dtype=s).ravel(), make_array(src, (24,), rng).ravel()])
+    arr = arr[rng.permutation(arr.size)]
+    pad = (-arr.size) % 4
+    return np.concatenate([arr, np.zeros(pad, dtype=s)]).reshape(-1, 4)
+
+
+def cast_reason(value, tgt: str) -> str | None:
+    """Why tensorjson must refuse to cast `value` to `tgt` (the words of its message), or
+    None: numpy would wrap an integer, make garbage of NaN, or drop an imaginary part."""
+    t = np.dtype(tgt)
+    if t.kind in "bc":
+        return None
+    if np.iscomplexobj(value):
+        if value.imag != 0 or value.imag != value.imag:
+            return "imaginary part"
+        value = value.real
+    if t.kind == "f":
+        return None
+    if isinstance(value, (np.bool_, bool)):
+        return None
+    if np.issubdtype(type(value), np.integer):
+        n = int(value)
+    else:
+        if not np.isfinite(value):
+            return "no integer type"
+        n = int(np.trunc(float(value)))  # exact: every float is a Python int when truncated
+    info = np.iinfo(t)
+    return None if info.min <= n <= info.max else "outside the range"
+
+
+def cast_refusals(arr: np.ndarray, tgt: str) -> list[bool]:
+    return [cast_reason(v, tgt) is not None for v in arr.ravel()]
 
 
 def parse_pairs(text: str | bytes, what: str = "output"):
@@ -424,6 +489,91 @@ class Runner(harness.Runner):
             same_array(np.asarray(im), rgba, "stdout PNG pixels")
         self.check("topng   decode - --to png (stdout)", stdout_png)
 
+    # ---- decode --cast: numpy's astype, with refusals --------------------------
+
+    def cast_checks(self) -> None:
+        """Every (source, target) dtype pair: the values tensorjson accepts come out as
+        `numpy.ndarray.astype(target)` gives them, bit for bit, and the first value it must
+        refuse (out of range, NaN/inf to an integer, a non-zero imaginary part to a real
+        type) is refused with its flat index, exit 1 and no output."""
+        rng = np.random.default_rng(20240613)
+        for src in DTYPES:
+            for tgt in DTYPES:
+                arr = cast_source(src, tgt, rng)
+                bad = cast_refusals(arr, tgt)
+                ok = arr.ravel()[[not b for b in bad]]
+                ok = ok[: ok.size // 4 * 4].reshape(-1, 4)
+
+                def values(d: Path, ok=ok, tgt=tgt):
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        want = ok.astype(tgt)
+                    (d / "a.json").write_text(compact(envelope_for(ok)))
+                    self.tool.run("decode", d / "a.json", "--cast", tgt, "-o", d / "b.npy")
+                    same_array(load_npy(d / "b.npy", "b.npy"), want, f"astype({tgt})")
+                self.check(f"cast    {src} {ok.shape} -> {tgt} == numpy astype", values)
+                if not any(bad):
+                    continue
+                first = bad.index(True)
+                value = arr.ravel()[first]
+                reason = cast_reason(value, tgt)
+
+                def refused(d: Path, arr=arr, tgt=tgt, first=first, reason=reason):
+                    (d / "a.json").write_text(compact(envelope_for(arr)))
+                    out = d / "b.npy"
+                    err = self.tool.refuse("decode", d / "a.json", "--cast", tgt, "-o", out, out=out,
+                                           phrase=f"cannot cast to {tgt}: element {first} is ")
+                    expect(reason in err, f"message lacks {reason!r}: {err.strip()[:200]!r}")
+                self.check(f"cast    {src} {arr.shape} -> {tgt} refuses element {first} ({reason})", refused)
+
+        def mask(d: Path):
+            m = rng.integers(0, 256, size=(H, W), dtype=np.int64)
+            (d / "m.json").write_text(compact(envelope_for(m)))
+            self.tool.run("decode", d / "m.json", "--cast", "uint8", "-o", d / "m.png")
+            im = open_png(d / "m.png", "m.png")
+            expect(im.mode == "L", f"m.png: mode {im.mode}")
+            same_array(np.asarray(im), m.astype(np.uint8), "m.png pixels")
+        self.check("cast    int64 mask --cast uint8 -o mask.png (one step)", mask)
+
+        for layout in ("hwc", "chw"):
+            def image(d: Path, layout=layout):
+                a = rng.integers(0, 256, size=(H, W, 3), dtype=np.int64).astype(np.uint8)
+                Image.fromarray(a).save(d / "p.png")
+                env = self.tool.run("encode", d / "p.png")
+                self.tool.run("decode", "-", "--cast", "float32", "--layout", layout, "-o", d / "q.npy", stdin=env)
+                want = np.asarray(Image.open(d / "p.png")).astype(np.float32)
+                if layout == "chw":
+                    want = want.transpose(2, 0, 1)
+                same_array(load_npy(d / "q.npy", "q.npy"), want, "pixels astype(float32)")
+            self.check(f"cast    RGB image --cast float32 --layout {layout} -> .npy", image)
+
+    # ---- --layout chw: image -> .npy ------------------------------------------
+
+    def image_chw(self) -> None:
+        rng = np.random.default_rng(12)
+        for mode, shape, dtype in (("L", (H, W), np.uint8), ("LA", (H, W, 2), np.uint8),
+                                   ("RGB", (H, W, 3), np.uint8), ("RGBA", (H, W, 4), np.uint8),
+                                   ("I;16", (H, W), np.uint16)):
+            def run(d: Path, mode=mode, shape=shape, dtype=dtype):
+                a = rng.integers(0, np.iinfo(dtype).max, size=shape, dtype=np.int64, endpoint=True).astype(dtype)
+                img = Image.fromarray(a)
+                expect(img.mode == mode, f"Pillow made {img.mode}, not {mode}")
+                img.save(d / "p.png")
+                env = self.tool.run("encode", d / "p.png")
+                self.tool.run("decode", "-", "--layout", "chw", "-o", d / "q.npy", stdin=env)
+                pixels = np.asarray(Image.open(d / "p.png"))
+                # numpy users transpose(2, 0, 1); gray (H, W) gets its channel axis: (1, H, W)
+                want = pixels.transpose(2, 0, 1) if pixels.ndim == 3 else pixels[np.newaxis]
+                got = load_npy(d / "q.npy", "q.npy")
+                same_array(got, want, "np.asarray(Image.open(f)).transpose(2, 0, 1)")
+                # and back: (C, H, W) --layout chw gives the same image
+                (d / "q.json").write_bytes(self.tool.run("encode", d / "q.npy"))
+                self.tool.run("decode", d / "q.json", "--layout", "chw", "-o", d / "r.png")
+                back = open_png(d / "r.png", "r.png")
+                expect(back.mode == mode, f"r.png: mode {back.mode} != {mode}")
+                same_array(np.asarray(back), pixels, "r.png pixels")
+            self.check(f"image   PNG {mode} -> decode --layout chw -> (C, H, W) .npy -> PNG", run)
+
     # ---- optional: committed fixtures ----------------------------------------
 
     def fixture_checks(self, root: Path) -> None:
@@ -464,6 +614,8 @@ def main(argv: list[str]) -> int:
         runner.all_tensors()
         runner.png_to_envelope()
         runner.array_to_png()
+        runner.image_chw()
+        runner.cast_checks()
 
     return harness.main(
         argv, name="live_check", description=__doc__.split("\n\n")[0],

@@ -18,7 +18,9 @@ would (np.array(data, dtype).reshape(shape)); TF Serving and plain lists
 against arr.tolist(); npy-base64; data-url / openai / anthropic / gemini image
 parts carry base64 of the exact PNG bytes; and the refusals (complex in
 KServe, float16 in TF Serving, NaN without --allow-nan, object arrays, the
-binary-data extension).  --fixtures also runs fixtures/dialects/INDEX.json.
+binary-data extension); the hand-rolled style read as services read it
+(numpy.frombuffer of the base64 with the dtype from its torch name; PIL.Image.open
+of the base64 PNG), and the payloads such services write decoded bit-exact.  --fixtures also runs fixtures/dialects/INDEX.json.
 
 One line per check (PASS/FAIL), then `N passed, M failed`; exit status 1 if
 any check failed (or the binary is missing), 0 otherwise.  A check whose
@@ -28,7 +30,8 @@ script itself never stops early.
 CLI contract exercised:
     tensorjson encode INPUT.npy --style native|json-numpy|json-tricks|kserve|tf-serving|npy-base64|list
                                 [--name NAME] [--allow-nan]
-    tensorjson encode INPUT.png --style native|data-url|openai|anthropic|gemini [--raw]
+    tensorjson encode INPUT.npy --style hand-rolled
+    tensorjson encode INPUT.png --style native|data-url|openai|anthropic|gemini|hand-rolled [--raw]
     tensorjson decode INPUT.json -o OUT.npy|OUT.png [--name NAME] [--dtype DTYPE]
 """
 
@@ -97,6 +100,12 @@ RAW_NAN = {  # bit patterns a lossy float path would canonicalise
     "float64": [0x7FF0000000000001, 0xFFF8000000000123, 0x8000000000000000],
 }
 PNG_SIG = b"\x89PNG\r\n\x1a\n"
+# str(torch.<dtype>) -> the numpy dtype a service hands numpy.frombuffer (little-endian)
+TORCH = {"torch.bool": "|b1", "torch.int8": "|i1", "torch.int16": "<i2", "torch.int32": "<i4",
+         "torch.int64": "<i8", "torch.uint8": "|u1", "torch.uint16": "<u2", "torch.uint32": "<u4",
+         "torch.uint64": "<u8", "torch.float16": "<f2", "torch.float32": "<f4", "torch.float64": "<f8",
+         "torch.complex64": "<c8", "torch.complex128": "<c16"}
+TORCH_NAME = {np.dtype(v).name: k for k, v in TORCH.items()}
 
 
 def need(mod, name: str):
@@ -825,6 +834,73 @@ class Runner(harness.Runner):
                 expect(written(d / "q.png") == png, "decoded PNG is not byte-identical")
             self.check(f"image {label} ->decode -o .png (same bytes)", dec)
 
+    # ---- hand-rolled -------------------------------------------------------------
+
+    def handrolled_checks(self) -> None:
+        """What services that hand-roll their payloads do with tensorjson's output, and the
+        reverse: `numpy.frombuffer(base64.b64decode(d["tensor"]), dtype).reshape(d["shape"])`
+        and `PIL.Image.open(BytesIO(base64.b64decode(d["image"])))`."""
+        rng = self.rng
+        arrays = []
+        for name in DTYPES:
+            arrays += variants(random_bits(name, (2, 3, 4), rng))
+        arrays += self.extras()
+        for arr in arrays:
+            def enc(d: Path, arr=arr):
+                out = self.encode(d, arr, "--style", "hand-rolled")
+                obj = strict_json(out, "stdout")
+                expect(list(obj) == ["tensor", "shape", "dtype"], f"keys {list(obj)}, want tensor, shape, dtype")
+                expect(obj["dtype"] in TORCH, f"dtype {obj['dtype']!r} is not a torch name")
+                got = np.frombuffer(base64.b64decode(obj["tensor"]), TORCH[obj["dtype"]]).reshape(obj["shape"])
+                same_array(got, arr, "numpy.frombuffer(b64decode(tensor), dtype).reshape(shape)")
+            self.check(f"hand-rolled encode->frombuffer  {describe(arr)}", enc)
+
+            def service_text(arr=arr):
+                # what such a service sends: its own (little-endian, C-order) bytes
+                c = canonical(arr)
+                return json.dumps({"tensor": base64.b64encode(c.tobytes()).decode(),
+                                   "shape": list(c.shape), "dtype": TORCH_NAME[c.dtype.name]})
+            self.decode_check(f"hand-rolled json.dumps->decode  {describe(arr)}", service_text, arr)
+
+        def make_png(mode: str) -> tuple[bytes, np.ndarray]:
+            Image = need(PIL_Image, "Pillow")
+            shape, dtype = {"L": ((3, 5), np.uint8), "LA": ((3, 5, 2), np.uint8), "RGB": ((3, 5, 3), np.uint8),
+                            "RGBA": ((3, 5, 4), np.uint8), "I;16": ((3, 5), np.uint16)}[mode]
+            a = rng.integers(0, np.iinfo(dtype).max, size=shape, dtype=np.int64, endpoint=True).astype(dtype)
+            img = Image.fromarray(a)
+            expect(img.mode == mode, f"Pillow made {img.mode}, not {mode}")
+            buf = io.BytesIO()
+            img.save(buf, format="PNG")
+            return buf.getvalue(), np.asarray(Image.open(io.BytesIO(buf.getvalue())))
+
+        for mode in ("L", "LA", "RGB", "RGBA", "I;16"):
+            def img_enc(d: Path, mode=mode):
+                Image = need(PIL_Image, "Pillow")
+                png, pix = make_png(mode)
+                (d / "p.png").write_bytes(png)
+                out = self.tool.run("encode", d / "p.png", "--style", "hand-rolled")
+                obj = strict_json(out, "stdout")
+                expect(list(obj) == ["image", "format"], f"keys {list(obj)}, want image, format")
+                expect(obj["format"] == "PNG", f"format {obj['format']!r}")
+                raw = b64strict(obj["image"], "image")
+                expect(raw == png, "base64 payload is not the PNG file's bytes")
+                opened = Image.open(io.BytesIO(base64.b64decode(obj["image"])))
+                source = Image.open(io.BytesIO(png))
+                expect(opened.mode == source.mode and opened.size == source.size,
+                       f"{opened.mode} {opened.size} != {source.mode} {source.size}")
+                same_array(np.asarray(opened), pix, "Image.open(BytesIO(b64decode(image)))")
+            self.check(f"hand-rolled image encode->Image.open  {mode}", img_enc)
+
+            def img_dec(d: Path, mode=mode):
+                png, pix = make_png(mode)
+                text = json.dumps({"image": base64.b64encode(png).decode(), "format": "PNG"})
+                (d / "in.json").write_text(text)
+                self.tool.run("decode", d / "in.json", "-o", d / "q.png")
+                expect(written(d / "q.png") == png, "decoded PNG is not byte-identical")
+                self.tool.run("decode", d / "in.json", "-o", d / "q.npy")
+                same_array(load_npy(d / "q.npy"), pix, "pixels")
+            self.check(f"hand-rolled image json.dumps->decode  {mode}", img_dec)
+
     # ---- committed fixtures -------------------------------------------------------
 
     def fixture_checks(self, root: Path) -> None:
@@ -870,7 +946,8 @@ def main(argv: list[str]) -> int:
     def run(runner: Runner) -> None:
         for part in (runner.json_numpy_checks, runner.json_tricks_checks, runner.jsonpickle_checks,
                      runner.jdata_checks, runner.kserve_checks, runner.tf_serving_checks,
-                     runner.list_checks, runner.npy_base64_checks, runner.image_checks):
+                     runner.list_checks, runner.npy_base64_checks, runner.image_checks,
+                     runner.handrolled_checks):
             try:
                 part()
             except Exception as e:  # a bug while building checks: report it, go on

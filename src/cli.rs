@@ -54,7 +54,7 @@ pub struct EncodeArgs {
     /// Compress the tensor's bytes before base64.
     #[arg(long, value_enum)]
     pub compress: Option<CompressArg>,
-    /// Indent the JSON (native, json-numpy, json-tricks and the image styles).
+    /// Indent the JSON (native, json-numpy, json-tricks, hand-rolled and the image styles).
     #[arg(long)]
     pub pretty: bool,
     /// Name of the tensor, where the style has names (kserve; default input-0).
@@ -78,7 +78,8 @@ pub struct DecodeArgs {
     /// Format to write; by default, the one OUTPUT's extension names.
     #[arg(long, value_enum)]
     pub to: Option<FormatArg>,
-    /// Axis order of a tensor written as PNG: (H, W, C) or (C, H, W).
+    /// Axis order of a tensor written as PNG, and of an image's pixels written as .npy:
+    /// (H, W, C) or (C, H, W) (gray: (H, W) or (1, H, W)).
     #[arg(long, value_enum, default_value_t = LayoutArg::Hwc)]
     pub layout: LayoutArg,
     /// Which payload to read from a document holding several: its name in a KServe or TF
@@ -94,6 +95,11 @@ pub struct DecodeArgs {
     /// Shape of raw tensor data: the base64 string at --path, read with --dtype (`2,3`).
     #[arg(long, value_name = "DIMS")]
     pub shape: Option<Dims>,
+    /// Convert the values to DTYPE as numpy's astype does (floats truncate toward zero into
+    /// integers); a value DTYPE cannot hold (out of range, NaN or infinity to an integer, a
+    /// non-zero imaginary part to a real type) is an error naming its index.
+    #[arg(long, value_name = "DTYPE", value_parser = parse_dtype)]
+    pub cast: Option<Dtype>,
     #[arg(long, value_name = "SIZE", help = max_bytes_help())]
     pub max_bytes: Option<ByteSize>,
 }
@@ -204,6 +210,7 @@ pub enum StyleArg {
     Openai,
     Anthropic,
     Gemini,
+    HandRolled,
 }
 
 impl From<StyleArg> for Style {
@@ -220,6 +227,7 @@ impl From<StyleArg> for Style {
             StyleArg::Openai => Style::Openai,
             StyleArg::Anthropic => Style::Anthropic,
             StyleArg::Gemini => Style::Gemini,
+            StyleArg::HandRolled => Style::HandRolled,
         }
     }
 }

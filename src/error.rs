@@ -88,6 +88,15 @@ pub enum Error {
     #[error("invalid PNG: {0}")]
     Png(String),
 
+    /// A value that `--cast` cannot convert, at its flat C-order index.
+    #[error("cannot cast to {to}: element {index} is {value}, {reason}")]
+    Cast {
+        to: &'static str,
+        index: u64,
+        value: String,
+        reason: String,
+    },
+
     /// A tensor that cannot be written as an image, with what would work.
     #[error("cannot write this tensor as PNG: {0}")]
     NotAnImage(String),

@@ -257,8 +257,12 @@ fn decode(args: DecodeArgs, quiet: bool) -> Result<()> {
         max_bytes: limit.unwrap_or(defaults.max_bytes),
         max_in_memory: limit.unwrap_or(defaults.max_in_memory),
     };
-    let item = codec::read_json(input.reader, &options).with_context(|| name.clone())?;
-    let written = codec::write_binary(item, &mut output, format, args.layout.into());
+    let layout = args.layout.into();
+    let mut item = codec::read_json(input.reader, &options).with_context(|| name.clone())?;
+    if let Some(dtype) = args.cast {
+        item = codec::cast(item, dtype, layout).with_context(|| name.clone())?;
+    }
+    let written = codec::write_binary(item, &mut output, format, layout);
     output.finish(written.with_context(|| name))
 }
 

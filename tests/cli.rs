@@ -33,6 +33,34 @@ struct ImageEnvelope {
     data: String,
 }
 
+/// The hand-rolled style's tensor and image, parsed strictly.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct HandRolledTensor {
+    tensor: String,
+    shape: Vec<u64>,
+    dtype: String,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct HandRolledImage {
+    image: String,
+    format: String,
+}
+
+/// The object keys of a one-level JSON object, in the order they are written.
+fn key_order(json: &[u8]) -> Vec<String> {
+    let text = std::str::from_utf8(json).unwrap();
+    let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text).unwrap();
+    let mut keys: Vec<(usize, String)> = object
+        .keys()
+        .map(|key| (text.find(&format!("\"{key}\":")).unwrap(), key.clone()))
+        .collect();
+    keys.sort();
+    keys.into_iter().map(|(_, key)| key).collect()
+}
+
 /// What fixtures/png/*.expected.json holds (written by Pillow-based code).
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
@@ -251,6 +279,68 @@ fn image_to_npy_gives_the_pixels_pillow_gives() {
             .success();
         let expected = fs::read(beside(&png, "expected.npy")).unwrap();
         assert!(fs::read(&out).unwrap() == expected, "{png:?}");
+    }
+}
+
+#[test]
+fn hand_rolled_style_writes_the_tensor_first_with_torch_dtypes_and_reads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    for npy in source_npys() {
+        let expected: TensorEnvelope =
+            serde_json::from_slice(&fs::read(beside(&npy, "expected.json")).unwrap()).unwrap();
+        let json = tensorjson()
+            .arg("encode")
+            .arg(&npy)
+            .args(["--style", "hand-rolled"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        assert_eq!(key_order(&json), ["tensor", "shape", "dtype"], "{npy:?}");
+        let parsed: HandRolledTensor = serde_json::from_slice(&json).unwrap();
+        // Every torch name is numpy's name with the prefix (str(torch.float32) and so on).
+        assert_eq!(parsed.dtype, format!("torch.{}", expected.dtype), "{npy:?}");
+        assert_eq!(parsed.shape, expected.shape, "{npy:?}");
+        assert!(base64(&parsed.tensor) == base64(&expected.data), "{npy:?}");
+        let out = dir.path().join("back.npy");
+        tensorjson()
+            .args(["decode", "-", "-o"])
+            .arg(&out)
+            .write_stdin(json)
+            .assert()
+            .success();
+        let canonical = fs::read(beside(&npy, "canonical.npy")).unwrap();
+        assert!(fs::read(&out).unwrap() == canonical, "{npy:?}");
+    }
+}
+
+#[test]
+fn hand_rolled_style_writes_an_image_as_the_png_file_and_reads_back() {
+    for png in fixtures("png", ".png") {
+        let json = tensorjson()
+            .arg("encode")
+            .arg(&png)
+            .args(["--style", "hand-rolled"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        assert_eq!(key_order(&json), ["image", "format"], "{png:?}");
+        let parsed: HandRolledImage = serde_json::from_slice(&json).unwrap();
+        assert_eq!(parsed.format, "PNG");
+        let file = fs::read(&png).unwrap();
+        assert!(base64(&parsed.image) == file, "{png:?}");
+        let back = tensorjson()
+            .args(["decode", "--to", "png"])
+            .write_stdin(json)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        assert!(back == file, "{png:?}");
     }
 }
 
@@ -561,4 +651,175 @@ fn devices_fifos_and_links_are_written_through_not_replaced() {
         fs::read(&real).unwrap() == expected,
         "the link's target was not written"
     );
+}
+
+/// The header dict text and the data of a version 1.0 `.npy` file.
+fn npy_parts(file: &[u8]) -> (String, &[u8]) {
+    let header_len = u16::from_le_bytes([file[8], file[9]]) as usize;
+    let header = String::from_utf8(file[10..10 + header_len].to_vec()).unwrap();
+    (header, &file[10 + header_len..])
+}
+
+fn envelope_of(dtype: &str, shape: &str, data: &[u8]) -> String {
+    let data = base64::engine::general_purpose::STANDARD.encode(data);
+    format!(r#"{{"kind":"tensor","dtype":"{dtype}","shape":{shape},"data":"{data}"}}"#)
+}
+
+#[test]
+fn an_int64_mask_becomes_a_png_in_one_step_with_cast() {
+    let dir = tempfile::tempdir().unwrap();
+    let mask: Vec<u8> = [0i64, 1, 255, 7, 128, 0]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    let input = dir.path().join("mask.json");
+    fs::write(&input, envelope_of("int64", "[2,3]", &mask)).unwrap();
+    let png = dir.path().join("mask.png");
+    tensorjson()
+        .arg("decode")
+        .arg(&input)
+        .args(["--cast", "uint8", "-o"])
+        .arg(&png)
+        .assert()
+        .success();
+    let decoder = png::Decoder::new(std::io::BufReader::new(fs::File::open(&png).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+    let frame = reader.next_frame(&mut pixels).unwrap();
+    assert_eq!((frame.width, frame.height), (3, 2));
+    assert_eq!(frame.color_type, png::ColorType::Grayscale);
+    assert_eq!(pixels, [0, 1, 255, 7, 128, 0]);
+}
+
+#[test]
+fn cast_converts_as_numpy_astype_does() {
+    // numpy: np.array([-0.5, 2.7, -3.9, 300.0]).astype(np.int16) is [0, 2, -3, 300].
+    let floats: Vec<u8> = [-0.5f64, 2.7, -3.9, 300.0]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    let out = tensorjson()
+        .args(["decode", "--cast", "int16", "--to", "npy"])
+        .write_stdin(envelope_of("float64", "[4]", &floats))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let (header, data) = npy_parts(&out);
+    assert!(header.contains("'descr': '<i2'"), "{header}");
+    let expected: Vec<u8> = [0i16, 2, -3, 300]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    assert_eq!(data, expected);
+}
+
+#[test]
+fn cast_refuses_what_the_dtype_cannot_hold_naming_the_index() {
+    let ints: Vec<u8> = [1i64, -2, 300]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    let floats: Vec<u8> = [0.5f32, 1.0, 2.0, f32::NAN]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    let infinity = f64::NEG_INFINITY.to_le_bytes();
+    let complex: Vec<u8> = [1.0f32, 0.0, 2.0, 3.0]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    let cases = [
+        (
+            envelope_of("int64", "[3]", &ints),
+            "uint8",
+            "cannot cast to uint8: element 1 is -2, outside the range of uint8, 0 to 255",
+        ),
+        (
+            envelope_of("int64", "[3]", &ints),
+            "int8",
+            "cannot cast to int8: element 2 is 300, outside the range of int8, -128 to 127",
+        ),
+        (
+            envelope_of("float32", "[2,2]", &floats),
+            "int32",
+            "cannot cast to int32: element 3 is nan, which no integer type holds",
+        ),
+        (
+            envelope_of("float64", "[]", &infinity),
+            "uint64",
+            "cannot cast to uint64: element 0 is -inf, which no integer type holds",
+        ),
+        (
+            envelope_of("complex64", "[2]", &complex),
+            "float64",
+            "cannot cast to float64: element 1 is (2+3j), whose imaginary part float64 cannot hold",
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (json, dtype, message) in cases {
+        let input = dir.path().join("in.json");
+        fs::write(&input, &json).unwrap();
+        let out = dir.path().join("out.npy");
+        let output = tensorjson()
+            .arg("decode")
+            .arg(&input)
+            .args(["--cast", dtype, "-o"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(output.status.code(), Some(1), "{dtype}: {stderr}");
+        let expected = format!("error: {}: {message}", input.display());
+        assert!(stderr.starts_with(&expected), "{dtype}: {stderr}");
+        assert!(!out.exists(), "{dtype}: output left behind");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "{dtype}");
+    }
+}
+
+#[test]
+fn image_to_npy_with_chw_layout_puts_the_channels_first() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, channels, itemsize) in [("rgb8", 3, 1), ("rgba16", 4, 2), ("l8", 1, 1)] {
+        let png = Path::new("fixtures/png").join(format!("{name}.png"));
+        let out = dir.path().join(format!("{name}.npy"));
+        let json = tensorjson()
+            .arg("encode")
+            .arg(&png)
+            .output()
+            .unwrap()
+            .stdout;
+        tensorjson()
+            .args(["decode", "-", "--layout", "chw", "-o"])
+            .arg(&out)
+            .write_stdin(json)
+            .assert()
+            .success();
+        // Pillow's (H, W, C) pixels, transposed here: numpy's transpose(2, 0, 1).
+        let pillow = fs::read(beside(&png, "expected.npy")).unwrap();
+        let (header, hwc) = npy_parts(&pillow);
+        let shape = header.split("'shape': (").nth(1).unwrap();
+        let dims: Vec<usize> = shape
+            .split(')')
+            .next()
+            .unwrap()
+            .split(',')
+            .filter(|dim| !dim.trim().is_empty())
+            .map(|dim| dim.trim().parse().unwrap())
+            .collect();
+        let (height, width) = (dims[0], dims[1]);
+        let mut chw = Vec::with_capacity(hwc.len());
+        for channel in 0..channels {
+            for pixel in 0..height * width {
+                let start = (pixel * channels + channel) * itemsize;
+                chw.extend_from_slice(&hwc[start..start + itemsize]);
+            }
+        }
+        let written = fs::read(&out).unwrap();
+        let (header, data) = npy_parts(&written);
+        let expected_shape = format!("'shape': ({channels}, {height}, {width})");
+        assert!(header.contains(&expected_shape), "{name}: {header}");
+        assert!(data == chw, "{name}: pixels differ");
+    }
 }

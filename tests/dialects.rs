@@ -11,8 +11,9 @@ use tensorjson::{Dtype, Item, Tensor, TensorHeader};
 
 /// Styles that hold tensors, and whether they keep the dtype themselves (list styles need
 /// `--dtype` to read it back).
-const TENSOR_STYLES: [(Style, bool); 7] = [
+const TENSOR_STYLES: [(Style, bool); 8] = [
     (Style::Native, true),
+    (Style::HandRolled, true),
     (Style::JsonNumpy, true),
     (Style::JsonTricks, true),
     (Style::NpyBase64, true),
@@ -21,8 +22,9 @@ const TENSOR_STYLES: [(Style, bool); 7] = [
     (Style::List, false),
 ];
 
-const IMAGE_STYLES: [Style; 6] = [
+const IMAGE_STYLES: [Style; 7] = [
     Style::Native,
+    Style::HandRolled,
     Style::DataUrl,
     Style::Openai,
     Style::Anthropic,

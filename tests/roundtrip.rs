@@ -158,9 +158,10 @@ fn arrays_larger_than_the_chunks_stream_bit_exact() {
         (Style::Native, WriteOptions::default()),
         (Style::Native, zlib),
         (Style::NpyBase64, WriteOptions::default()),
-        // These two put the data first, so it waits in a temporary file.
+        // These put the data first, so it waits in a temporary file.
         (Style::JsonNumpy, WriteOptions::default()),
         (Style::JsonTricks, WriteOptions::default()),
+        (Style::HandRolled, WriteOptions::default()),
     ] {
         let (_, out) = through_json(npy.clone(), style, options.clone());
         assert!(npy_data(&out) == data.as_slice(), "{style:?} {options:?}");

@@ -38,7 +38,9 @@ struct Row {
     itemsize: usize,
     /// The Open Inference Protocol (KServe, Triton) datatype, where it has one.
     kserve: Option<&'static str>,
-    /// Other spellings accepted on read (Triton, PyTorch, C).
+    /// PyTorch's name, which the hand-rolled style writes (`torch.float32`).
+    torch: &'static str,
+    /// Other spellings accepted on read (Triton, PyTorch's short names, C).
     aliases: &'static [&'static str],
 }
 
@@ -46,20 +48,20 @@ struct Row {
 /// `long` int64, as on Linux); PyTorch's names carry their `torch.` prefix.
 #[rustfmt::skip]
 const TABLE: [Row; 14] = [
-    Row { dtype: Dtype::Bool, name: "bool", kind: 'b', itemsize: 1, kserve: Some("BOOL"), aliases: &["?", "bool_", "torch.bool"] },
-    Row { dtype: Dtype::Int8, name: "int8", kind: 'i', itemsize: 1, kserve: Some("INT8"), aliases: &["I8", "byte", "torch.int8"] },
-    Row { dtype: Dtype::Int16, name: "int16", kind: 'i', itemsize: 2, kserve: Some("INT16"), aliases: &["I16", "short", "torch.int16", "torch.short"] },
-    Row { dtype: Dtype::Int32, name: "int32", kind: 'i', itemsize: 4, kserve: Some("INT32"), aliases: &["I32", "intc", "torch.int32", "torch.int"] },
-    Row { dtype: Dtype::Int64, name: "int64", kind: 'i', itemsize: 8, kserve: Some("INT64"), aliases: &["I64", "int", "int_", "intp", "long", "longlong", "torch.int64", "torch.long"] },
-    Row { dtype: Dtype::Uint8, name: "uint8", kind: 'u', itemsize: 1, kserve: Some("UINT8"), aliases: &["U8", "ubyte", "torch.uint8"] },
-    Row { dtype: Dtype::Uint16, name: "uint16", kind: 'u', itemsize: 2, kserve: Some("UINT16"), aliases: &["U16", "ushort", "torch.uint16"] },
-    Row { dtype: Dtype::Uint32, name: "uint32", kind: 'u', itemsize: 4, kserve: Some("UINT32"), aliases: &["U32", "uintc", "torch.uint32"] },
-    Row { dtype: Dtype::Uint64, name: "uint64", kind: 'u', itemsize: 8, kserve: Some("UINT64"), aliases: &["U64", "uint", "uintp", "ulong", "ulonglong", "torch.uint64"] },
-    Row { dtype: Dtype::Float16, name: "float16", kind: 'f', itemsize: 2, kserve: Some("FP16"), aliases: &["half", "F16", "torch.float16", "torch.half"] },
-    Row { dtype: Dtype::Float32, name: "float32", kind: 'f', itemsize: 4, kserve: Some("FP32"), aliases: &["single", "F32", "torch.float32", "torch.float"] },
-    Row { dtype: Dtype::Float64, name: "float64", kind: 'f', itemsize: 8, kserve: Some("FP64"), aliases: &["float", "double", "F64", "torch.float64", "torch.double"] },
-    Row { dtype: Dtype::Complex64, name: "complex64", kind: 'c', itemsize: 8, kserve: None, aliases: &["csingle", "cfloat", "torch.complex64", "torch.cfloat"] },
-    Row { dtype: Dtype::Complex128, name: "complex128", kind: 'c', itemsize: 16, kserve: None, aliases: &["complex", "cdouble", "torch.complex128", "torch.cdouble"] },
+    Row { dtype: Dtype::Bool, name: "bool", kind: 'b', itemsize: 1, kserve: Some("BOOL"), torch: "torch.bool", aliases: &["?", "bool_"] },
+    Row { dtype: Dtype::Int8, name: "int8", kind: 'i', itemsize: 1, kserve: Some("INT8"), torch: "torch.int8", aliases: &["I8", "byte"] },
+    Row { dtype: Dtype::Int16, name: "int16", kind: 'i', itemsize: 2, kserve: Some("INT16"), torch: "torch.int16", aliases: &["I16", "short", "torch.short"] },
+    Row { dtype: Dtype::Int32, name: "int32", kind: 'i', itemsize: 4, kserve: Some("INT32"), torch: "torch.int32", aliases: &["I32", "intc", "torch.int"] },
+    Row { dtype: Dtype::Int64, name: "int64", kind: 'i', itemsize: 8, kserve: Some("INT64"), torch: "torch.int64", aliases: &["I64", "int", "int_", "intp", "long", "longlong", "torch.long"] },
+    Row { dtype: Dtype::Uint8, name: "uint8", kind: 'u', itemsize: 1, kserve: Some("UINT8"), torch: "torch.uint8", aliases: &["U8", "ubyte"] },
+    Row { dtype: Dtype::Uint16, name: "uint16", kind: 'u', itemsize: 2, kserve: Some("UINT16"), torch: "torch.uint16", aliases: &["U16", "ushort"] },
+    Row { dtype: Dtype::Uint32, name: "uint32", kind: 'u', itemsize: 4, kserve: Some("UINT32"), torch: "torch.uint32", aliases: &["U32", "uintc"] },
+    Row { dtype: Dtype::Uint64, name: "uint64", kind: 'u', itemsize: 8, kserve: Some("UINT64"), torch: "torch.uint64", aliases: &["U64", "uint", "uintp", "ulong", "ulonglong"] },
+    Row { dtype: Dtype::Float16, name: "float16", kind: 'f', itemsize: 2, kserve: Some("FP16"), torch: "torch.float16", aliases: &["half", "F16", "torch.half"] },
+    Row { dtype: Dtype::Float32, name: "float32", kind: 'f', itemsize: 4, kserve: Some("FP32"), torch: "torch.float32", aliases: &["single", "F32", "torch.float"] },
+    Row { dtype: Dtype::Float64, name: "float64", kind: 'f', itemsize: 8, kserve: Some("FP64"), torch: "torch.float64", aliases: &["float", "double", "F64", "torch.double"] },
+    Row { dtype: Dtype::Complex64, name: "complex64", kind: 'c', itemsize: 8, kserve: None, torch: "torch.complex64", aliases: &["csingle", "cfloat", "torch.cfloat"] },
+    Row { dtype: Dtype::Complex128, name: "complex128", kind: 'c', itemsize: 16, kserve: None, torch: "torch.complex128", aliases: &["complex", "cdouble", "torch.cdouble"] },
 ];
 
 /// numpy's one-character type codes, at this platform's sizes (`l` is 64 bits, as on Linux
@@ -140,10 +142,12 @@ impl Dtype {
     /// Looks a dtype up by any name it is known by: its own, an alias, or a numpy descr
     /// (`<i4`, `>f8`, `|u1`, `i4`, `f`...). Returns the byte order the name implies.
     pub fn parse(text: &str) -> Result<(Dtype, ByteOrder), UnknownDtype> {
-        if let Some(row) = TABLE
-            .iter()
-            .find(|row| row.name == text || row.kserve == Some(text) || row.aliases.contains(&text))
-        {
+        if let Some(row) = TABLE.iter().find(|row| {
+            row.name == text
+                || row.kserve == Some(text)
+                || row.torch == text
+                || row.aliases.contains(&text)
+        }) {
             return Ok((row.dtype, ByteOrder::Little));
         }
         Self::parse_descr(text).ok_or_else(|| UnknownDtype(text.to_string()))
@@ -177,6 +181,11 @@ impl Dtype {
     /// The Open Inference Protocol datatype (`FP32`), or `None` where it has none (complex).
     pub fn kserve_name(self) -> Option<&'static str> {
         self.row().kserve
+    }
+
+    /// PyTorch's name (`torch.float32`), as the hand-rolled style writes it.
+    pub fn torch_name(self) -> &'static str {
+        self.row().torch
     }
 
     /// Whether elements are complex numbers.
@@ -244,6 +253,21 @@ mod tests {
         for dtype in Dtype::ALL {
             assert_eq!(Dtype::parse(dtype.name()), Ok((dtype, ByteOrder::Little)));
             assert_eq!(Dtype::parse(&dtype.descr()), Ok((dtype, ByteOrder::Little)));
+        }
+    }
+
+    #[test]
+    fn torch_names_are_pytorchs_and_parse_back() {
+        // str(torch.float32) and so on, spelled out here rather than derived from the name.
+        #[rustfmt::skip]
+        let torch = [
+            "torch.bool", "torch.int8", "torch.int16", "torch.int32", "torch.int64",
+            "torch.uint8", "torch.uint16", "torch.uint32", "torch.uint64", "torch.float16",
+            "torch.float32", "torch.float64", "torch.complex64", "torch.complex128",
+        ];
+        for (dtype, name) in Dtype::ALL.into_iter().zip(torch) {
+            assert_eq!(dtype.torch_name(), name);
+            assert_eq!(Dtype::parse(name), Ok((dtype, ByteOrder::Little)));
         }
     }
 

@@ -1,6 +1,7 @@
 //! The one codec: readers produce the model ([`model`]), writers consume it.
 
 pub mod b64;
+pub mod cast;
 pub mod dialect;
 pub mod document;
 pub mod dtype;
@@ -16,6 +17,7 @@ pub mod search;
 use std::io::{BufRead, Cursor, Read, Write};
 
 use crate::codec::dialect::{ReadOptions, WriteOptions};
+use crate::codec::dtype::Dtype;
 use crate::codec::io::{read_full, Plain};
 use crate::codec::model::Item;
 use crate::codec::pngfile::Layout;
@@ -39,10 +41,12 @@ pub enum Style {
     Openai,
     Anthropic,
     Gemini,
+    /// `{"tensor": b64, "shape": [..], "dtype": "torch.float32"}`, `{"image": b64, "format": "PNG"}`.
+    HandRolled,
 }
 
 impl Style {
-    pub const ALL: [Style; 11] = [
+    pub const ALL: [Style; 12] = [
         Style::Native,
         Style::JsonNumpy,
         Style::JsonTricks,
@@ -54,6 +58,7 @@ impl Style {
         Style::Openai,
         Style::Anthropic,
         Style::Gemini,
+        Style::HandRolled,
     ];
 
     pub fn name(self) -> &'static str {
@@ -69,6 +74,7 @@ impl Style {
             Style::Openai => "openai",
             Style::Anthropic => "anthropic",
             Style::Gemini => "gemini",
+            Style::HandRolled => "hand-rolled",
         }
     }
 
@@ -85,6 +91,7 @@ impl Style {
             Style::Openai => dialect::openai::write(item, out, options),
             Style::Anthropic => dialect::anthropic::write(item, out, options),
             Style::Gemini => dialect::gemini::write(item, out, options),
+            Style::HandRolled => dialect::handrolled::write(item, out, options),
         }
     }
 }
@@ -175,11 +182,28 @@ pub fn write_json(
     Ok(())
 }
 
+/// Converts an item's values to `dtype` as `numpy.ndarray.astype` does, as they stream
+/// ([`cast::cast`]); a value the dtype cannot hold fails the read, naming its index. An image
+/// becomes its pixels in `layout` (as [`write_binary`] writes them), unless they already are
+/// of that dtype.
+pub fn cast(item: Item, dtype: Dtype, layout: Layout) -> Result<Item> {
+    match item {
+        Item::Tensor(tensor) => Ok(Item::Tensor(cast::cast(tensor, dtype)?)),
+        Item::Image(image) if image.pixel_dtype() == dtype => Ok(Item::Image(image)),
+        Item::Image(image) => {
+            let pixels = pngfile::to_tensor(&image, layout)?;
+            Ok(Item::Tensor(cast::cast(pixels, dtype)?))
+        }
+    }
+}
+
 /// Writes an item as a `.npy` file or PNG image, converting between the two as needed.
 pub fn write_binary(item: Item, out: &mut dyn Write, format: Format, layout: Layout) -> Result<()> {
     match (item, format) {
         (Item::Tensor(mut tensor), Format::Npy) => npy::write(&mut tensor, out),
-        (Item::Image(image), Format::Npy) => npy::write(&mut pngfile::to_tensor(&image)?, out),
+        (Item::Image(image), Format::Npy) => {
+            npy::write(&mut pngfile::to_tensor(&image, layout)?, out)
+        }
         (Item::Image(image), Format::Png) => {
             pngfile::check(&image)?;
             Ok(out.write_all(&image.bytes)?)

@@ -229,6 +229,15 @@ pub struct Image {
 }
 
 impl Image {
+    /// The dtype of the decoded pixels: uint16 for 16-bit colors, else uint8.
+    pub fn pixel_dtype(&self) -> Dtype {
+        if self.color.is_16_bit() {
+            Dtype::Uint16
+        } else {
+            Dtype::Uint8
+        }
+    }
+
     /// Size of the decoded pixels in bytes, as `decode --to npy` writes them.
     pub fn pixel_bytes(&self) -> u64 {
         let sample = if self.color.is_16_bit() { 2 } else { 1 };

@@ -292,8 +292,10 @@ pub fn check(image: &Image) -> Result<()> {
 }
 
 /// The pixels as numpy gives them for `numpy.asarray(PIL.Image.open(path))`: `(H, W)` for
-/// gray, `(H, W, C)` otherwise, uint8 or little-endian uint16.
-pub fn to_tensor(image: &Image) -> Result<Tensor<'static>> {
+/// gray, `(H, W, C)` otherwise, uint8 or little-endian uint16. With [`Layout::Chw`],
+/// `(C, H, W)`, gray included as `(1, H, W)`, as torchvision's `pil_to_tensor` gives it, so
+/// that every image has its channel axis first and writes back with the same layout.
+pub fn to_tensor(image: &Image, layout: Layout) -> Result<Tensor<'static>> {
     let decoded = decode(&image.bytes)?;
     let mut pixels = decoded.pixels;
     let dtype = if decoded.color.is_16_bit() {
@@ -304,10 +306,19 @@ pub fn to_tensor(image: &Image) -> Result<Tensor<'static>> {
     } else {
         Dtype::Uint8
     };
-    let mut shape = vec![decoded.height as u64, decoded.width as u64];
-    if decoded.color.channels() > 1 {
-        shape.push(decoded.color.channels() as u64);
-    }
+    let (height, width) = (decoded.height as u64, decoded.width as u64);
+    let channels = decoded.color.channels();
+    let shape = match layout {
+        Layout::Hwc if channels == 1 => vec![height, width],
+        Layout::Hwc => vec![height, width, channels as u64],
+        Layout::Chw => {
+            if channels > 1 {
+                let pixels_count = (height * width) as usize;
+                pixels = hwc_to_chw(&pixels, channels, pixels_count, dtype.itemsize());
+            }
+            vec![channels as u64, height, width]
+        }
+    };
     let header = TensorHeader::new(dtype, shape)?;
     Ok(Tensor::new(header, Box::new(Cursor::new(pixels))))
 }
@@ -386,6 +397,13 @@ fn extended(color: Color) -> ExtendedColorType {
     }
 }
 
+/// Moves interleaved pixels `(H*W, C)` to planes `(C, H*W)`, element by element.
+fn hwc_to_chw(samples: &[u8], channels: usize, pixels: usize, itemsize: usize) -> Vec<u8> {
+    let view = ndarray::ArrayView3::from_shape((pixels, channels, itemsize), samples)
+        .expect("sample count is pixels x channels x itemsize");
+    view.permuted_axes([1, 0, 2]).iter().copied().collect()
+}
+
 /// Moves planes `(C, H*W)` to interleaved pixels `(H*W, C)`, element by element.
 fn chw_to_hwc(samples: &[u8], channels: usize, pixels: usize, itemsize: usize) -> Vec<u8> {
     let view = ndarray::ArrayView3::from_shape((channels, pixels, itemsize), samples)
@@ -412,7 +430,13 @@ mod tests {
         let png = from_tensor(tensor(Dtype::Uint16, &[2, 3], values.clone()), Layout::Hwc).unwrap();
         let image = read(png).unwrap();
         assert_eq!((image.width, image.height, image.color), (3, 2, Color::L16));
-        assert_eq!(to_tensor(&image).unwrap().into_bytes().unwrap(), values);
+        assert_eq!(
+            to_tensor(&image, Layout::Hwc)
+                .unwrap()
+                .into_bytes()
+                .unwrap(),
+            values
+        );
     }
 
     #[test]
@@ -430,7 +454,7 @@ mod tests {
         writer.finish().unwrap();
         let image = read(png).unwrap();
         assert_eq!((image.width, image.height, image.color), (3, 2, Color::L8));
-        let pixels = to_tensor(&image).unwrap();
+        let pixels = to_tensor(&image, Layout::Hwc).unwrap();
         assert_eq!(pixels.header.shape, vec![2, 3]);
         assert_eq!(pixels.into_bytes().unwrap(), vec![0, 85, 170, 255, 170, 85]);
     }
@@ -478,9 +502,26 @@ mod tests {
             Layout::Chw,
         )
         .unwrap();
-        let pixels = to_tensor(&read(png).unwrap()).unwrap();
+        let image = read(png).unwrap();
+        let pixels = to_tensor(&image, Layout::Hwc).unwrap();
         assert_eq!(pixels.header.shape, vec![1, 2, 2]);
         assert_eq!(pixels.into_bytes().unwrap(), vec![1, 3, 2, 4]);
+        // And back to planes, as they were.
+        let planes = to_tensor(&image, Layout::Chw).unwrap();
+        assert_eq!(planes.header.shape, vec![2, 1, 2]);
+        assert_eq!(planes.into_bytes().unwrap(), vec![1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn gray_in_chw_layout_has_one_channel_first() {
+        let values: Vec<u8> = [1u16, 2, 3, 4, 5, 6]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let png = from_tensor(tensor(Dtype::Uint16, &[2, 3], values.clone()), Layout::Hwc).unwrap();
+        let planes = to_tensor(&read(png).unwrap(), Layout::Chw).unwrap();
+        assert_eq!(planes.header.shape, vec![1, 2, 3]);
+        assert_eq!(planes.into_bytes().unwrap(), values);
     }
 
     #[test]
