@@ -1,0 +1,227 @@
+//! Documents as users have them (issue 9): a payload anywhere in an application's response,
+//! found, listed when there are several, and picked by `--path` or `--name`. Expected bytes
+//! are stated here from the payloads the tests build, never taken from tensorjson's output.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use serde::Deserialize;
+
+const BIN: &str = env!("CARGO_BIN_EXE_tensorjson");
+
+/// The native tensor envelope, parsed strictly.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct Envelope {
+    kind: String,
+    dtype: String,
+    shape: Vec<u64>,
+    data: String,
+}
+
+fn run(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let stdin = stdin.to_vec();
+    // Written from another thread: the binary may write while it reads.
+    let writer = std::thread::spawn(move || input.write_all(&stdin));
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    output
+}
+
+/// Decodes `json` with `extra` options and returns the tensor as the native envelope shows it.
+fn decoded(json: &str, extra: &[&str]) -> (String, Vec<u64>, Vec<u8>) {
+    let mut args = vec!["decode", "--to", "npy"];
+    args.extend_from_slice(extra);
+    let output = run(&args, json.as_bytes());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{args:?}: {stderr}");
+    let again = run(&["encode"], &output.stdout);
+    assert!(again.status.success());
+    let envelope: Envelope = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(envelope.kind, "tensor");
+    let data = STANDARD.decode(&envelope.data).unwrap();
+    (envelope.dtype, envelope.shape, data)
+}
+
+/// Runs `decode -o out.npy` on `json` in a scratch directory, which must fail with exit 1,
+/// leaving no file; returns the message.
+fn fails(json: &str, extra: &[&str]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("doc.json"), json).unwrap();
+    let mut args = vec!["decode", "doc.json", "-o", "out.npy"];
+    args.extend_from_slice(extra);
+    let output = Command::new(BIN)
+        .current_dir(dir.path())
+        .args(&args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+    assert!(stderr.starts_with("error: doc.json: "), "{stderr}");
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .filter(|name| name != "doc.json")
+        .collect();
+    assert!(left.is_empty(), "left {left:?}");
+    stderr
+}
+
+fn envelope(dtype: &str, shape: &str, bytes: &[u8]) -> String {
+    let data = STANDARD.encode(bytes);
+    format!(r#"{{"kind":"tensor","dtype":"{dtype}","shape":{shape},"data":"{data}"}}"#)
+}
+
+fn f32_bytes(values: &[f32]) -> Vec<u8> {
+    values
+        .iter()
+        .flat_map(|value| value.to_le_bytes())
+        .collect()
+}
+
+fn example_png() -> Vec<u8> {
+    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/example.png")).unwrap()
+}
+
+#[test]
+fn an_applications_own_tensor_object_is_read() {
+    let bytes = f32_bytes(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+    let json = format!(
+        r#"{{"result": "{}", "shape": [2, 3], "dtype": "float32", "latency_ms": 1.5, "status": "ok"}}"#,
+        STANDARD.encode(&bytes)
+    );
+    assert_eq!(
+        decoded(&json, &[]),
+        ("float32".to_string(), vec![2, 3], bytes)
+    );
+    // Big-endian as its dtype says.
+    let json = r#"{"out": "AAE=", "shape": [1], "dtype": ">u2"}"#;
+    assert_eq!(decoded(json, &[]).2, [0x01, 0x00]);
+}
+
+#[test]
+fn several_payloads_are_listed_and_picked_by_name_or_pointer() {
+    let logits = envelope("float32", "[2]", &f32_bytes(&[0.5, -0.5]));
+    let argmax = envelope("int64", "[1]", &3i64.to_le_bytes());
+    let json = format!(r#"{{"logits": {logits}, "argmax": {argmax}}}"#);
+    let message = fails(&json, &[]);
+    assert!(
+        message.contains("holds 2 payloads; pick one with --path POINTER or --name NAME"),
+        "{message}"
+    );
+    assert!(
+        message.contains(r#"/logits (name "logits"): native, float32 [2]"#),
+        "{message}"
+    );
+    assert!(
+        message.contains(r#"/argmax (name "argmax"): native, int64 [1]"#),
+        "{message}"
+    );
+    assert_eq!(decoded(&json, &["--name", "argmax"]).2, 3i64.to_le_bytes());
+    assert_eq!(
+        decoded(&json, &["--path", "/logits"]).2,
+        f32_bytes(&[0.5, -0.5])
+    );
+    let message = fails(&json, &["--name", "probs"]);
+    assert!(message.contains(r#"none is named "probs""#), "{message}");
+}
+
+#[test]
+fn payloads_are_found_at_any_depth_in_objects_and_lists() {
+    let one = envelope("uint8", "[2]", &[1, 2]);
+    let two = envelope("uint8", "[2]", &[3, 4]);
+    let json = format!(r#"{{"result": {{"outputs": {{"probs": {one}}}}}, "took": 3}}"#);
+    assert_eq!(decoded(&json, &[]).2, [1, 2]);
+    let json = format!(r#"{{"batch": [{one}, {two}]}}"#);
+    let message = fails(&json, &[]);
+    assert!(message.contains("/batch/0: native, uint8 [2]"), "{message}");
+    assert!(message.contains("/batch/1: native, uint8 [2]"), "{message}");
+    assert_eq!(decoded(&json, &["--path", "/batch/1"]).2, [3, 4]);
+    // A KServe response inside an application's own object, picked by its tensor's name.
+    let json = r#"{"model": "m", "response": {"outputs": [
+        {"name": "a", "shape": [1], "datatype": "INT8", "data": [7]},
+        {"name": "b", "shape": [1], "datatype": "INT8", "data": [-1]}]}}"#;
+    assert_eq!(decoded(json, &["--name", "b"]).2, [0xFF]);
+    // Keys holding '/' and '~' are escaped in pointers (RFC 6901).
+    let json = format!(r#"{{"a/b": {one}, "m~n": {two}}}"#);
+    let message = fails(&json, &[]);
+    assert!(
+        message.contains("/a~1b (name \"a/b\")") && message.contains("/m~0n"),
+        "{message}"
+    );
+    assert_eq!(decoded(&json, &["--path", "/m~0n"]).2, [3, 4]);
+}
+
+#[test]
+fn images_are_found_as_base64_strings_and_data_urls() {
+    let png = example_png();
+    let encoded = STANDARD.encode(&png);
+    let expected = decoded(&format!(r#""{encoded}""#), &[]);
+    let json = format!(r#"{{"mask": "{encoded}", "format": "PNG"}}"#);
+    assert_eq!(decoded(&json, &[]), expected);
+    let json = format!(r#"{{"image": "data:image/png;base64,{encoded}"}}"#);
+    assert_eq!(decoded(&json, &[]), expected);
+    // And as the PNG file itself, byte for byte.
+    let output = run(&["decode", "--to", "png"], json.as_bytes());
+    assert_eq!(output.stdout, png);
+}
+
+#[test]
+fn path_reads_raw_base64_with_dtype_and_shape() {
+    let json = r#"{"r": {"raw": "AQIDBA=="}, "note": "x"}"#;
+    let (dtype, shape, data) = decoded(
+        json,
+        &["--path", "/r/raw", "--dtype", "uint16", "--shape", "2"],
+    );
+    assert_eq!(
+        (dtype.as_str(), shape, data),
+        ("uint16", vec![2], vec![1, 2, 3, 4])
+    );
+    let message = fails(json, &["--path", "/r/raw"]);
+    assert!(message.contains("give --dtype and --shape"), "{message}");
+    let message = fails(json, &["--path", "/r/missing"]);
+    assert!(message.contains(r#"nothing at "/r/missing""#), "{message}");
+    let message = fails(json, &["--path", "r/raw"]);
+    assert!(message.contains("not a JSON Pointer"), "{message}");
+    // A list of numbers at the pointer.
+    let json = r#"{"a": {"b": [[1, 2], [3, 4]]}, "c": [5]}"#;
+    let (dtype, shape, data) = decoded(json, &["--path", "/a/b", "--dtype", "uint8"]);
+    assert_eq!(
+        (dtype.as_str(), shape, data),
+        ("uint8", vec![2, 2], vec![1, 2, 3, 4])
+    );
+}
+
+#[test]
+fn a_large_payload_deep_in_a_document_waits_in_a_file_not_in_memory() {
+    // 48 MiB of base64 three levels down: over what any value may take in memory (16 MiB),
+    // and decoded under an address-space limit far below what holding it would need.
+    let bytes: Vec<u8> = (0..36u32 << 20).map(|index| (index % 251) as u8).collect();
+    let json = format!(
+        r#"{{"meta": {{"id": 7}}, "a": {{"b": {{"c": {}}}}}, "latency_ms": 1.5}}"#,
+        envelope("uint8", &format!("[{}]", bytes.len()), &bytes)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("doc.json"), &json).unwrap();
+    let script = "ulimit -v 200000; exec \"$0\" decode doc.json -o out.npy";
+    let output = Command::new("sh")
+        .current_dir(dir.path())
+        .args(["-c", script, BIN])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let npy = std::fs::read(dir.path().join("out.npy")).unwrap();
+    assert_eq!(&npy[npy.len() - bytes.len()..], &bytes[..]);
+}
