@@ -814,6 +814,12 @@ def plan(d: Path, tj: str, vpy: str, npy: Path, exp: Expect, variants: list[Vari
                       "decode", "tensorjson", [tj, "decode", "-", "--to", "npy"], env(v),
                       out_npy, check_npy, variant=v.name, via="stdin"))
         if v is NATIVE:
+            ops.append(Op("nested-decode-file",
+                          "`tensorjson decode x.json -o out.npy` (the native envelope three "
+                          "levels down: `{\"a\":{\"b\":{\"c\":...}}}`)",
+                          "decode", "tensorjson", [tj, "decode", str(d / "env-nested.json"),
+                                                   "-o", str(out_npy)],
+                          None, out_npy, check_npy, via="file", to_stdout=False))
             ops.append(Op(f"{v.name}-decode-pipe",
                           "`cat x.json \\| tensorjson decode - --to npy \\| cat > out.npy`",
                           "decode", "tensorjson", [tj, "decode", "-", "--to", "npy"], env(v),
@@ -861,6 +867,7 @@ def run_size(d: Path, meter: Meter, tj: str, vpy: str, size_mib: int, variants, 
         prepared.add(v.name)
 
     prepare(NATIVE)
+    nest(d / f"env-{NATIVE.name}.json", d / "env-nested.json")
     sizes = {"npy": npy.stat().st_size, "raw": raw_bytes, "b64": exp.b64.stat().st_size}
     for i, op in enumerate(ops, 1):
         if op.direction == "decode" and op.variant:
@@ -892,6 +899,16 @@ def run_size(d: Path, meter: Meter, tj: str, vpy: str, size_mib: int, variants, 
             p.unlink()
     return {"size_mib": size_mib, "shape": list(exp.shape), "sizes": sizes, "ops": ops,
             "notes": notes}
+
+
+def nest(envelope: Path, nested: Path) -> None:
+    """The envelope as an application's response holds it, three levels down, beside other
+    keys: what `decode` must find by searching, and keep in a temporary file meanwhile."""
+    with open(nested, "wb") as out, open(envelope, "rb") as inp:
+        out.write(b'{"meta":{"id":7,"model":"m"},"a":{"b":{"c":')
+        shutil.copyfileobj(inp, out, 4 * MiB)
+        out.seek(out.tell() - 1)  # over the envelope's final newline
+        out.write(b'}},"latency_ms":1.5}')
 
 
 def strip_md(s: str) -> str:
