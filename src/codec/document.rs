@@ -10,9 +10,10 @@ use std::io::{self, BufRead, BufReader, Cursor, Read, Seek, Write};
 
 use serde_json::{Map, Value};
 
-use crate::codec::dialect::open::{open_plan, Source};
+use crate::codec::b64::DecodeReader;
+use crate::codec::dialect::open::{field_name, open_plan, Source};
 use crate::codec::dialect::{self, Path, Plan, ReadOptions};
-use crate::codec::io::{read_full, read_head, Payload};
+use crate::codec::io::{read_head, Payload};
 use crate::codec::json::{self, Scanner, StringReader};
 use crate::codec::model::Item;
 use crate::codec::search;
@@ -57,12 +58,60 @@ impl Blob {
     }
 }
 
+/// A long string kept aside: its base64 decoded as it arrived (so that what waits is the
+/// bytes, three quarters of the text, and nothing is decoded twice), from character `skip` on,
+/// up to the first thing that is not base64, which is kept as the error to give if the string
+/// is read.
+struct Kept {
+    skip: usize,
+    bytes: Blob,
+    error: Option<Error>,
+}
+
+impl Kept {
+    fn into_source<'a>(self) -> Source<'a> {
+        let bytes = self.bytes.into_payload();
+        let bytes: Box<dyn Payload + 'a> = match self.error {
+            Some(error) => Box::new(bytes.chain(Failed(Some(error)))),
+            None => bytes,
+        };
+        Source::Decoded {
+            skip: self.skip,
+            bytes,
+        }
+    }
+}
+
+/// Reading it gives the error its text turned out to hold.
+struct Failed(Option<Error>);
+
+impl Read for Failed {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        Err(match self.0.take() {
+            Some(error) => error.into(),
+            None => io::Error::other("read past an error"),
+        })
+    }
+}
+
+impl Payload for Failed {}
+
+impl<A: Payload, B: Payload> Payload for io::Chain<A, B> {}
+
+/// Where base64 starts in a string that may be a payload: after a prefix that ends in `:` or
+/// `,` (json-tricks' `b64:`, a data URL's `data:image/png;base64,`), or at the start.
+fn base64_start(head: &[u8]) -> usize {
+    head.iter()
+        .rposition(|&byte| byte == b':' || byte == b',')
+        .map_or(0, |colon| colon + 1)
+}
+
 /// A document read whole: its tree, in which a long string stands as its first bytes and a
 /// long list of numbers as its outline, with their text aside.
 pub struct Document {
     pub root: Value,
-    /// The text of long strings, unescaped, by where they are.
-    strings: HashMap<Path, Blob>,
+    /// Long strings, by where they are.
+    strings: HashMap<Path, Kept>,
     /// The JSON text of long lists of numbers, by where they are, and where they started.
     lists: HashMap<Path, (Blob, u64)>,
     /// Bytes of `strings` and `lists` held in memory.
@@ -310,8 +359,8 @@ impl Document {
             return Ok((Value::String(text), string.into_scanner()?));
         }
         let stand_in = Value::String(String::from_utf8_lossy(&head).into_owned());
-        let (blob, scanner) = self.keep(head, string)?;
-        self.strings.insert(path.clone(), blob);
+        let (kept, scanner) = self.keep(head, string, path)?;
+        self.strings.insert(path.clone(), kept);
         Ok((stand_in, scanner))
     }
 
@@ -320,26 +369,53 @@ impl Document {
         KEPT_IN_MEMORY.saturating_sub(self.in_memory)
     }
 
-    /// Keeps a long string in memory, or in a temporary file past [`SPILL`] bytes or
-    /// [`KEPT_IN_MEMORY`] in all.
+    /// Keeps a long string's bytes in memory, or in a temporary file past [`SPILL`] bytes
+    /// or [`KEPT_IN_MEMORY`] in all.
     fn keep<R: BufRead>(
         &mut self,
         head: Vec<u8>,
         mut string: StringReader<R>,
-    ) -> Result<(Blob, Scanner<R>)> {
-        let mut text = head;
-        let limit = SPILL.min(self.memory_left()).saturating_sub(text.len()) as u64;
-        (&mut string).take(limit).read_to_end(&mut text)?;
-        let mut probe = [0u8; 1];
-        if read_full(&mut string, &mut probe)? == 0 {
-            self.in_memory += text.len();
-            return Ok((Blob::Memory(text), string.into_scanner()?));
-        }
-        text.push(probe[0]);
-        let mut spill = Spill::new()?;
-        spill.write_all(&text)?;
-        io::copy(&mut string, &mut spill)?;
-        Ok((spill.into_blob()?, string.into_scanner()?))
+        path: &Path,
+    ) -> Result<(Kept, Scanner<R>)> {
+        let skip = base64_start(&head);
+        let text = Cursor::new(head[skip..].to_vec()).chain(&mut string);
+        let mut decoder = DecodeReader::new(text, field_name(path));
+        let limit = SPILL.min(self.memory_left());
+        let mut bytes = Vec::new();
+        let mut spill: Option<Spill> = None;
+        let mut chunk = vec![0u8; 1 << 20];
+        let error = loop {
+            let count = match decoder.read(&mut chunk) {
+                Ok(0) => break None,
+                Ok(count) => count,
+                Err(error) => match Error::from(error) {
+                    // Not base64 (or not all of it): only an error if it is read as such.
+                    error @ Error::Base64 { .. } => break Some(error),
+                    other => return Err(other),
+                },
+            };
+            match &mut spill {
+                Some(file) => file.write_all(&chunk[..count])?,
+                None if bytes.len() + count <= limit => bytes.extend_from_slice(&chunk[..count]),
+                None => {
+                    let mut file = Spill::new()?;
+                    file.write_all(&std::mem::take(&mut bytes))?;
+                    file.write_all(&chunk[..count])?;
+                    spill = Some(file);
+                }
+            }
+        };
+        drop(decoder);
+        io::copy(&mut string, &mut io::sink())?;
+        let bytes = match spill {
+            Some(file) => file.into_blob()?,
+            None => {
+                self.in_memory += bytes.len();
+                Blob::Memory(bytes)
+            }
+        };
+        let kept = Kept { skip, bytes, error };
+        Ok((kept, string.into_scanner()?))
     }
 
     /// Keeps the text of a long list, in memory while [`KEPT_IN_MEMORY`] allows.
@@ -356,8 +432,8 @@ impl Document {
     /// The value at `path`. Where `numbers` are expected, a string stays a value: a bare NaN
     /// or infinity reaches here as one.
     fn take<'a>(&mut self, path: &Path, numbers: bool) -> Result<Source<'a>> {
-        if let Some(text) = self.strings.remove(path) {
-            return Ok(Source::Text(text.into_payload()));
+        if let Some(kept) = self.strings.remove(path) {
+            return Ok(kept.into_source());
         }
         if let Some((text, start)) = self.lists.remove(path) {
             return Ok(Source::Value(json::parse(&text.into_bytes()?, start)?));

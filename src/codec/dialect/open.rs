@@ -18,6 +18,11 @@ use crate::error::{Error, Result};
 pub enum Source<'a> {
     /// The text of a string, unescaped.
     Text(Box<dyn Payload + 'a>),
+    /// A string's base64, decoded as it was read: the bytes after its first `skip` characters.
+    Decoded {
+        skip: usize,
+        bytes: Box<dyn Payload + 'a>,
+    },
     /// A parsed value.
     Value(Value),
 }
@@ -59,18 +64,20 @@ pub fn open_plan<'a>(plan: Plan, source: Source<'a>, options: &ReadOptions) -> R
             options.check_size("the decoded data", tensor.header.byte_len())?;
             return Ok(Item::Tensor(tensor));
         }
-        (Source::Text(_), Plan::List { .. }) => return Err(list::found_a_string(&field)),
+        (Source::Text(_) | Source::Decoded { .. }, Plan::List { .. }) => {
+            return Err(list::found_a_string(&field))
+        }
         (Source::Value(value), _) => {
             return Err(fields::wrong(&field, "a base64 string", &value));
         }
-        (Source::Text(text), _) => text,
+        (string, _) => string,
     };
     match plan {
         Plan::Tensor {
             header, encoding, ..
         } => {
             options.check_tensor(&header, encoding.arrangement)?;
-            let decoded = DecodeReader::new(skip(text, encoding.skip)?, field.clone());
+            let decoded = base64(text, encoding.skip, &field)?;
             let bytes: Box<dyn Payload + 'a> = match encoding.compression {
                 Some(Compression::Zlib) if encoding.may_be_raw => {
                     let limit = options.max_in_memory.min(options.max_bytes);
@@ -83,13 +90,13 @@ pub fn open_plan<'a>(plan: Plan, source: Source<'a>, options: &ReadOptions) -> R
             Ok(Item::Tensor(tensor))
         }
         Plan::Npy { skip: count, .. } => {
-            let mut decoded = BufReader::new(DecodeReader::new(skip(text, count)?, field));
+            let mut decoded = BufReader::new(base64(text, count, &field)?);
             let header = npy::read_header(&mut decoded)?;
             options.check_tensor(&header.tensor, header.arrangement())?;
             Ok(Item::Tensor(npy::open(header, decoded)?))
         }
         Plan::Image { skip: count, .. } => {
-            let decoded = DecodeReader::new(skip(text, count)?, field);
+            let decoded = base64(text, count, &field)?;
             let bytes = read_image_file(decoded, options)?;
             // Checked in full where it is written (`write_binary`), which decodes it once.
             let image = pngfile::read_header(bytes)?;
@@ -97,6 +104,19 @@ pub fn open_plan<'a>(plan: Plan, source: Source<'a>, options: &ReadOptions) -> R
             Ok(Item::Image(image))
         }
         Plan::List { .. } | Plan::View { .. } => unreachable!("handled above"),
+    }
+}
+
+/// The bytes a payload string's base64 holds after its first `count` characters.
+fn base64<'a>(string: Source<'a>, count: usize, field: &str) -> Result<Box<dyn Payload + 'a>> {
+    match string {
+        Source::Text(text) => Ok(Box::new(DecodeReader::new(skip(text, count)?, field))),
+        Source::Decoded { skip, bytes } if skip == count => Ok(bytes),
+        Source::Decoded { skip, .. } => Err(Error::Envelope(format!(
+            "{field}: its base64 starts at character {skip}, where its reader expects it at \
+             character {count}"
+        ))),
+        Source::Value(_) => unreachable!("values are handled before"),
     }
 }
 
