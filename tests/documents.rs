@@ -225,3 +225,37 @@ fn a_large_payload_deep_in_a_document_waits_in_a_file_not_in_memory() {
     let npy = std::fs::read(dir.path().join("out.npy")).unwrap();
     assert_eq!(&npy[npy.len() - bytes.len()..], &bytes[..]);
 }
+
+#[test]
+fn long_strings_are_decoded_as_they_arrive_and_errors_kept_for_when_they_are_read() {
+    // A long string that is no base64 beside the payload is not an error.
+    let note = "Lorem ipsum, dolor sit amet! ".repeat(100_000);
+    let one = envelope("uint8", "[2]", &[1, 2]);
+    let json = format!(r#"{{"note": "{note}", "result": {one}}}"#);
+    assert_eq!(decoded(&json, &[]).2, [1, 2]);
+    // json-numpy puts its data first: it waits, decoded; a bad character 2 MiB in is
+    // reported where it is, when the data is read.
+    let bytes = vec![7u8; 3 << 20];
+    let mut text = STANDARD.encode(&bytes);
+    text.replace_range(2_000_000..2_000_001, "!");
+    let json = format!(
+        r#"{{"__numpy__": "{text}", "dtype": "|u1", "shape": [{}]}}"#,
+        bytes.len()
+    );
+    let message = fails(&json, &[]);
+    assert!(
+        message.contains("invalid base64 in `__numpy__`"),
+        "{message}"
+    );
+    assert!(
+        message.contains("'!' (0x21) at offset 2000000"),
+        "{message}"
+    );
+    // And the same bytes, valid, come back exactly, past the in-memory part.
+    let json = format!(
+        r#"{{"__numpy__": "{}", "dtype": "|u1", "shape": [{}]}}"#,
+        STANDARD.encode(&bytes),
+        bytes.len()
+    );
+    assert_eq!(decoded(&json, &[]).2, bytes);
+}
