@@ -733,6 +733,10 @@ class Runner(harness.Runner):
                             ("[1, 2, 300]", "uint8"), ("[-1]", "uint32")):
             self.refuse_check(f"list {text} --dtype {dtype} is refused, as numpy raises OverflowError",
                               lambda t=text: t, "outside the range", "--dtype", dtype)
+        # float16 from JSON numbers, rounded once from the double as numpy does (not via float32)
+        halves = "[1.0004882812500009, 1.00048828125, 65519.99, -2.9802322387695312e-08, 0.1]"
+        self.decode_check(f"list {halves} --dtype float16", lambda: halves,
+                          np.array(json.loads(halves), dtype=np.float16), "--dtype", "float16")
         big = "[123456789012345678901234567890, 18446744073709551616]"
         self.decode_check(f"list {big} --dtype float64 (numpy rounds Python ints)", lambda: big,
                           np.array(json.loads(big), dtype=np.float64), "--dtype", "float64")

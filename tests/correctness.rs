@@ -443,3 +443,17 @@ fn base64_may_mix_the_url_safe_and_standard_alphabets() {
     let (_, _, data) = native_of(json, &[]);
     assert_eq!(data, [0xfb, 0xef, 0xbe, 0xff, 0xff, 0xff]);
 }
+
+#[test]
+fn float16_from_json_numbers_is_rounded_once_as_numpy_rounds_it() {
+    // numpy.array(json.loads(text), dtype=numpy.float16).view(numpy.uint16): going through
+    // float32 first would round 1 + 2^-11 + 2^-40 to the tie 1 + 2^-11, and then to 1.0.
+    for (text, bits) in [
+        ("[1.0004882812500009]", 0x3c01u16),
+        ("[1.00048828125]", 0x3c00),
+        ("[65519.99]", 0x7bff),
+    ] {
+        let (_, _, data) = native_of(text, &["--dtype", "float16"]);
+        assert_eq!(data, bits.to_le_bytes(), "{text}");
+    }
+}

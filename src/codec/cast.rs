@@ -7,6 +7,7 @@ use std::io::{self, Read};
 use crate::codec::dtype::Dtype;
 use crate::codec::io::{read_full, Payload};
 use crate::codec::model::{Tensor, TensorHeader};
+use crate::codec::numbers::{double_to_half, half_value};
 use crate::error::{Error, Result};
 
 /// Elements converted per read: a few MiB of output at most.
@@ -328,43 +329,6 @@ fn nan_half(sign: u16, payload: u32) -> u16 {
     sign | if bits == 0x7c00 { 0x7c01 } else { bits }
 }
 
-/// The value of float16 `bits`, exactly (every float16 is a float64).
-fn half_value(bits: u16) -> f64 {
-    let sign = if bits & 0x8000 == 0 { 1.0 } else { -1.0 };
-    let exponent = i32::from(bits >> 10 & 0x1f);
-    let mantissa = f64::from(bits & 0x03ff);
-    let magnitude = match exponent {
-        0 => mantissa * 2f64.powi(-24),
-        0x1f if mantissa == 0.0 => f64::INFINITY,
-        0x1f => f64::NAN,
-        _ => (1024.0 + mantissa) * 2f64.powi(exponent - 25),
-    };
-    sign * magnitude
-}
-
-/// A non-NaN float64 to float16 bits, rounded once to nearest even, as numpy's
-/// `npy_doublebits_to_halfbits` does (the `half` crate goes through float32 on x86, which
-/// rounds twice).
-fn double_to_half(value: f64) -> u16 {
-    let sign = if value.is_sign_negative() { 0x8000 } else { 0 };
-    let magnitude = value.abs();
-    // 65520 is halfway between the largest float16, 65504, and 2^16: it and all above
-    // round to infinity.
-    if magnitude >= 65520.0 {
-        return sign | 0x7c00;
-    }
-    if magnitude < 2f64.powi(-14) {
-        // Subnormal: a count of 2^-24, which scaling by a power of two finds exactly; 1024
-        // of them is the smallest normal number, whose bits are that count too.
-        return sign | (magnitude * 2f64.powi(24)).round_ties_even() as u16;
-    }
-    let exponent = ((magnitude.to_bits() >> 52) as i32) - 1023;
-    // The significand scaled to [1024, 2048): rounding it may carry into the exponent,
-    // which the sum below absorbs.
-    let significand = (magnitude * 2f64.powi(10 - exponent)).round_ties_even() as u16;
-    sign | ((((exponent + 15) as u16) << 10) + (significand - 1024))
-}
-
 impl Refusal {
     fn error(self, to: Dtype, index: u64, value: Scalar) -> Error {
         let reason = match self {
@@ -433,32 +397,6 @@ mod tests {
 
     fn le<T: Copy, const N: usize>(values: &[T], bytes: fn(T) -> [u8; N]) -> Vec<u8> {
         values.iter().flat_map(|&value| bytes(value)).collect()
-    }
-
-    #[test]
-    fn float64_to_float16_rounds_once_as_numpy_does() {
-        // numpy: 1 + 2^-11 + 2^-40 -> 1.001 (0x3c01); through float32 it would tie to 1.0.
-        let cases: [(f64, u16); 9] = [
-            (1.0 + 2f64.powi(-11) + 2f64.powi(-40), 0x3c01),
-            (1.0 + 2f64.powi(-11), 0x3c00),
-            (65504.0, 0x7bff),
-            (65519.99, 0x7bff),
-            (65520.0, 0x7c00),
-            (-1e300, 0xfc00),
-            (2f64.powi(-24), 0x0001),
-            (2f64.powi(-25), 0x0000),
-            (-0.0, 0x8000),
-        ];
-        for (value, bits) in cases {
-            assert_eq!(double_to_half(value), bits, "{value:e}");
-        }
-        for (bits, value) in [
-            (0x7bffu16, 65504.0),
-            (0x0001, 2f64.powi(-24)),
-            (0xc000, -2.0),
-        ] {
-            assert_eq!(half_value(bits), value);
-        }
     }
 
     #[test]

@@ -4,7 +4,6 @@
 
 use std::io::{BufReader, Cursor, Read, Write};
 
-use half::f16;
 use serde_json::Value;
 
 use crate::codec::dialect::{fields, path, Plan, ReadOptions, WriteOptions};
@@ -13,7 +12,7 @@ use crate::codec::io::read_full;
 use crate::codec::json;
 use crate::codec::layout::{self, Arrangement};
 use crate::codec::model::{Item, Tensor, TensorHeader};
-use crate::codec::numbers::{float_text, NON_FINITE};
+use crate::codec::numbers::{float16_bits, float_text, NON_FINITE};
 use crate::error::{Error, Result};
 
 pub const LOOKS_FOR: &str = "a list of numbers";
@@ -310,7 +309,7 @@ fn push_element(bytes: &mut Vec<u8>, value: &Value, dtype: Dtype) -> Option<()> 
         Dtype::Uint16 => int!(u16),
         Dtype::Uint32 => int!(u32),
         Dtype::Uint64 => int!(u64),
-        Dtype::Float16 => bytes.extend_from_slice(&f16::from_f64(real_of(value)?).to_le_bytes()),
+        Dtype::Float16 => bytes.extend_from_slice(&float16_bits(real_of(value)?).to_le_bytes()),
         Dtype::Float32 => bytes.extend_from_slice(&(real_of(value)? as f32).to_le_bytes()),
         Dtype::Float64 => bytes.extend_from_slice(&real_of(value)?.to_le_bytes()),
         Dtype::Complex64 => {
