@@ -12,7 +12,7 @@ use crate::codec::io::read_full;
 use crate::codec::json;
 use crate::codec::layout::{self, Arrangement};
 use crate::codec::model::{Item, Tensor, TensorHeader};
-use crate::codec::numbers::{float16_bits, float_text, NON_FINITE};
+use crate::codec::numbers::{float16_bits, write_float, NON_FINITE};
 use crate::error::{Error, Result};
 
 pub const LOOKS_FOR: &str = "a list of numbers";
@@ -391,51 +391,73 @@ pub fn write_values(
         dtype,
         allow_nan: options.allow_nan,
         index: 0,
+        text: Vec::with_capacity(TEXT_BATCH + 64),
+        out,
     };
-    write_dim(out, &shape, &mut elements)?;
+    elements.write_dim(&shape)?;
+    elements.flush()?;
     // Reading on to the end checks that nothing follows the data in its source.
     let mut rest = [0u8; 1];
     read_full(&mut elements.reader, &mut rest)?;
     Ok(())
 }
 
-fn write_dim(out: &mut dyn Write, shape: &[usize], elements: &mut Elements) -> Result<()> {
-    let Some((&length, inner)) = shape.split_first() else {
-        return elements.write_next(out);
-    };
-    out.write_all(b"[")?;
-    for index in 0..length {
-        if index > 0 {
-            out.write_all(b",")?;
-        }
-        write_dim(out, inner, elements)?;
-    }
-    out.write_all(b"]")?;
-    Ok(())
-}
+/// Text gathered before it is written: one write per 64 KiB, not several per element.
+const TEXT_BATCH: usize = 64 << 10;
 
-struct Elements<'t, 'a> {
+struct Elements<'t, 'a, 'o> {
     reader: BufReader<&'t mut Tensor<'a>>,
     dtype: Dtype,
     allow_nan: bool,
     index: u64,
+    text: Vec<u8>,
+    out: &'o mut dyn Write,
 }
 
-impl Elements<'_, '_> {
-    fn write_next(&mut self, out: &mut dyn Write) -> Result<()> {
+impl Elements<'_, '_, '_> {
+    fn write_dim(&mut self, shape: &[usize]) -> Result<()> {
+        let Some((&length, inner)) = shape.split_first() else {
+            return self.write_next();
+        };
+        self.text.push(b'[');
+        for index in 0..length {
+            if index > 0 {
+                self.text.push(b',');
+            }
+            self.write_dim(inner)?;
+        }
+        self.text.push(b']');
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.out.write_all(&self.text)?;
+        self.text.clear();
+        Ok(())
+    }
+
+    fn write_next(&mut self) -> Result<()> {
+        if self.text.len() >= TEXT_BATCH {
+            self.flush()?;
+        }
         let mut buffer = [0u8; 8];
         let element = &mut buffer[..self.dtype.itemsize()];
         self.reader.read_exact(element)?;
         let index = self.index;
         self.index += 1;
+        let mut integers = itoa::Buffer::new();
         macro_rules! int {
             ($t:ty) => {{
                 let value = <$t>::from_le_bytes(element.try_into().expect("itemsize"));
-                write!(out, "{value}")?;
+                self.text
+                    .extend_from_slice(integers.format(value).as_bytes());
             }};
         }
         match self.dtype {
-            Dtype::Bool => out.write_all(if element[0] != 0 { b"true" } else { b"false" })?,
+            Dtype::Bool => {
+                let word: &[u8] = if element[0] != 0 { b"true" } else { b"false" };
+                self.text.extend_from_slice(word);
+            }
             Dtype::Int8 => int!(i8),
             Dtype::Int16 => int!(i16),
             Dtype::Int32 => int!(i32),
@@ -445,9 +467,8 @@ impl Elements<'_, '_> {
             Dtype::Uint32 => int!(u32),
             Dtype::Uint64 => int!(u64),
             Dtype::Float16 | Dtype::Float32 | Dtype::Float64 => {
-                let text = float_text(element, self.allow_nan)
+                write_float(&mut self.text, element, self.allow_nan)
                     .map_err(|value| non_finite(index, value))?;
-                out.write_all(text.as_bytes())?;
             }
             Dtype::Complex64 | Dtype::Complex128 => unreachable!("refused before writing"),
         }
