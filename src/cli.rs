@@ -79,9 +79,10 @@ pub struct DecodeArgs {
     #[arg(long, value_enum)]
     pub to: Option<FormatArg>,
     /// Axis order of a tensor written as PNG, and of an image's pixels written as .npy:
-    /// (H, W, C) or (C, H, W) (gray: (H, W) or (1, H, W)).
-    #[arg(long, value_enum, default_value_t = LayoutArg::Hwc)]
-    pub layout: LayoutArg,
+    /// (H, W, C) or (C, H, W) (gray: (H, W) or (1, H, W)) [default: hwc]; it applies to
+    /// nothing else.
+    #[arg(long, value_enum)]
+    pub layout: Option<LayoutArg>,
     /// Which payload to read from a document holding several: its name in a KServe or TF
     /// Serving document, or its key (`{"logits": {..}, "argmax": {..}}`).
     #[arg(long)]

@@ -16,6 +16,15 @@ pub enum Error {
     #[error("expected a .npy file (starting \\x93NUMPY) or a PNG image; found {found}")]
     UnknownInput { found: String },
 
+    /// `decode` was given something that is not JSON (a `.npy`, an image, UTF-16 text, ...).
+    #[error("expected JSON; found {found}")]
+    NotJson { found: String },
+
+    /// An option that does not apply to what is being done, and why: a usage error, which
+    /// the binary reports with the subcommand's usage line and exit status 2.
+    #[error("{0}")]
+    Usage(String),
+
     #[error("bad .npy header: {0}")]
     NpyHeader(String),
 

@@ -38,17 +38,44 @@ fn main() -> ExitCode {
         signals::clean_up_on_ending_signals();
         signals::write_errors_past_file_size_limit();
     }
-    let result = match cli.command {
-        Command::Encode(args) => encode(args, cli.quiet),
-        Command::Decode(args) => decode(args, cli.quiet),
+    let (subcommand, result) = match cli.command {
+        Command::Encode(args) => ("encode", encode(args, cli.quiet)),
+        Command::Decode(args) => ("decode", decode(args, cli.quiet)),
     };
+    // By now the output is closed, and a temporary output file removed: exiting leaves
+    // nothing behind.
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(error) if is_usage(&error) => usage_error(subcommand, format!("{error:#}")),
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::from(1)
         }
     }
+}
+
+/// Whether the library refused an option that does not apply to the run.
+fn is_usage(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<tensorjson::Error>(),
+            Some(tensorjson::Error::Usage(_))
+        )
+    })
+}
+
+/// Ends the run as clap ends it on bad usage: the message, the subcommand's usage line, and
+/// exit status 2.
+fn usage_error(subcommand: &str, message: impl std::fmt::Display) -> ! {
+    let mut command = Cli::command();
+    // Building gives the subcommand its full name for the usage line (`tensorjson decode`).
+    command.build();
+    let subcommand = command
+        .find_subcommand_mut(subcommand)
+        .expect("a subcommand of the command line");
+    subcommand
+        .error(clap::error::ErrorKind::ArgumentConflict, message)
+        .exit()
 }
 
 /// Standard output, unless it was closed when the run started (`>&-`).
@@ -105,32 +132,61 @@ struct Input {
     reader: Box<dyn BufRead + Send>,
     name: String,
     path: Option<PathBuf>,
+    /// How many bytes are left to read, when the input is a regular file (also as
+    /// standard input): a `.npy` file's length is then checked before it is read.
+    size: Option<u64>,
 }
 
 fn open_input(path: Option<PathBuf>, quiet: bool) -> Result<Input> {
     let Some(path) = named(path) else {
+        let size = regular_stdin_size();
         let stdin = BufReader::with_capacity(BUFFER, io::stdin());
-        let reader = Box::new(Progress::new(stdin, None, quiet));
+        let reader = Box::new(Progress::new(stdin, size, quiet));
         let name = "<stdin>".to_string();
         return Ok(Input {
             reader,
             name,
             path: None,
+            size,
         });
     };
     let name = path.display().to_string();
     let file = File::open(&path).with_context(|| format!("{name}: cannot open"))?;
-    let size = file.metadata().ok().map(|metadata| metadata.len());
+    let metadata = file.metadata().ok();
+    let progress_size = metadata.as_ref().map(|metadata| metadata.len());
+    let size = metadata
+        .filter(|metadata| metadata.is_file())
+        .map(|metadata| metadata.len());
     let reader = Box::new(Progress::new(
         BufReader::with_capacity(BUFFER, file),
-        size,
+        progress_size,
         quiet,
     ));
     Ok(Input {
         reader,
         name,
         path: Some(path),
+        size,
     })
+}
+
+/// What is left to read of standard input redirected from a regular file (`< x.npy`),
+/// from where its shared offset stands.
+#[cfg(unix)]
+fn regular_stdin_size() -> Option<u64> {
+    use std::io::Seek;
+    use std::os::fd::AsFd;
+    let mut stdin = File::from(io::stdin().as_fd().try_clone_to_owned().ok()?);
+    let metadata = stdin.metadata().ok()?;
+    let position = stdin.stream_position().ok()?;
+    metadata
+        .is_file()
+        .then(|| metadata.len().saturating_sub(position))
+}
+
+#[cfg(not(unix))]
+fn regular_stdin_size() -> Option<u64> {
+    None
 }
 
 /// Where output goes; a file only appears once the run has succeeded.
@@ -225,8 +281,6 @@ impl Write for Output {
 }
 
 fn encode(args: EncodeArgs, quiet: bool) -> Result<()> {
-    let input = open_input(args.input, quiet)?;
-    let mut output = Output::open(named(args.output), &input)?;
     let options = WriteOptions {
         compression: args.compress.map(Into::into),
         pretty: args.pretty,
@@ -234,18 +288,21 @@ fn encode(args: EncodeArgs, quiet: bool) -> Result<()> {
         allow_nan: args.allow_nan,
         raw: args.raw,
     };
+    let style = args.style.into();
+    // Before any input is read: options the style does not use are refused at once.
+    codec::check_write_options(style, &options)?;
+    let input = open_input(args.input, quiet)?;
+    let mut output = Output::open(named(args.output), &input)?;
     let name = input.name;
-    let item = codec::read_binary(input.reader).with_context(|| name.clone())?;
-    let written = codec::write_json(item, &mut output, args.style.into(), &options);
+    let item =
+        codec::read_binary_of_size(input.reader, input.size).with_context(|| name.clone())?;
+    let written = codec::write_json(item, &mut output, style, &options);
     output.finish(written.with_context(|| name))
 }
 
 fn decode(args: DecodeArgs, quiet: bool) -> Result<()> {
     let output_path = named(args.output);
     let format = output_format(args.to.map(Into::into), output_path.as_deref());
-    let input = open_input(args.input, quiet)?;
-    let mut output = Output::open(output_path, &input)?;
-    let name = input.name;
     let defaults = ReadOptions::default();
     // A size the user gives is the limit for all data, in memory or not.
     let limit = args.max_bytes.map(|size| size.0);
@@ -257,8 +314,16 @@ fn decode(args: DecodeArgs, quiet: bool) -> Result<()> {
         max_bytes: limit.unwrap_or(defaults.max_bytes),
         max_in_memory: limit.unwrap_or(defaults.max_in_memory),
     };
-    let layout = args.layout.into();
+    // What the options alone show is refused before any input is read; whether --dtype,
+    // --name and --layout apply shows once the payload is found, still before any output.
+    options.check()?;
+    let input = open_input(args.input, quiet)?;
+    let mut output = Output::open(output_path, &input)?;
+    let name = input.name;
+    let layout = args.layout.map(Into::into);
     let mut item = codec::read_json(input.reader, &options).with_context(|| name.clone())?;
+    codec::check_layout(&item, format, layout).with_context(|| name.clone())?;
+    let layout = layout.unwrap_or_default();
     if let Some(dtype) = args.cast {
         item = codec::cast(item, dtype, layout).with_context(|| name.clone())?;
     }
@@ -286,7 +351,5 @@ fn output_format(to: Option<Format>, output: Option<&Path>) -> Format {
             )
         }
     };
-    Cli::command()
-        .error(clap::error::ErrorKind::ValueValidation, message)
-        .exit()
+    usage_error("decode", message)
 }

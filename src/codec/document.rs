@@ -134,8 +134,9 @@ pub enum Flow<R> {
 pub fn read<R: BufRead + Send>(input: R, options: &ReadOptions) -> Result<Flow<R>> {
     let mut scanner = Scanner::new(input);
     let mut document = Document::new(Value::Object(Map::new()));
-    // With --path, the payload is wherever the pointer says: nothing streams early.
-    let live = options.path.is_none().then_some(options);
+    // With --path, the payload is wherever the pointer says: nothing streams early. A
+    // payload that streams is the whole document, which has no name for --name to pick.
+    let live = (options.path.is_none() && options.name.is_none()).then_some(options);
     match scanner.peek_token()? {
         Some(b'{') => {
             scanner.expect(b'{')?;

@@ -66,6 +66,34 @@ impl<P: Payload> Payload for io::BufReader<P> {
     }
 }
 
+/// A reader that counts the bytes read through it.
+pub struct Counting<R> {
+    inner: R,
+    count: u64,
+}
+
+impl<R> Counting<R> {
+    pub fn new(inner: R) -> Self {
+        Counting { inner, count: 0 }
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    pub fn into_inner(self) -> R {
+        self.inner
+    }
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let count = self.inner.read(buf)?;
+        self.count += count as u64;
+        Ok(count)
+    }
+}
+
 /// Any reader whose end needs no check.
 pub struct Plain<R>(pub R);
 

@@ -13,14 +13,16 @@ pub mod npy;
 pub mod numbers;
 pub mod pngfile;
 pub mod search;
+pub mod sniff;
 
 use std::io::{BufRead, Cursor, Read, Write};
 
 use crate::codec::dialect::{ReadOptions, WriteOptions};
 use crate::codec::dtype::Dtype;
-use crate::codec::io::{read_full, Plain};
+use crate::codec::io::{read_head, Counting, Plain};
 use crate::codec::model::Item;
 use crate::codec::pngfile::Layout;
+use crate::codec::sniff::{Expected, Kind};
 use crate::error::{Error, Result};
 
 /// How `encode` writes its JSON: one style per dialect that can be written.
@@ -78,6 +80,93 @@ impl Style {
         }
     }
 
+    /// Whether `--pretty` indents the style's JSON. The protocol styles and bare values are
+    /// written on one line, as services send them.
+    pub fn indents(self) -> bool {
+        match self {
+            Style::Native
+            | Style::JsonNumpy
+            | Style::JsonTricks
+            | Style::Openai
+            | Style::Anthropic
+            | Style::Gemini
+            | Style::HandRolled => true,
+            Style::Kserve | Style::TfServing | Style::NpyBase64 | Style::List | Style::DataUrl => {
+                false
+            }
+        }
+    }
+
+    /// Whether the style names the tensor it holds (`--name`).
+    pub fn names_tensors(self) -> bool {
+        match self {
+            Style::Kserve => true,
+            Style::Native
+            | Style::JsonNumpy
+            | Style::JsonTricks
+            | Style::TfServing
+            | Style::NpyBase64
+            | Style::List
+            | Style::DataUrl
+            | Style::Openai
+            | Style::Anthropic
+            | Style::Gemini
+            | Style::HandRolled => false,
+        }
+    }
+
+    /// Whether the style may write values as JSON numbers, which `--allow-nan` is about
+    /// (json-tricks only for a 0-d array).
+    pub fn writes_numbers(self) -> bool {
+        match self {
+            Style::JsonTricks | Style::Kserve | Style::TfServing | Style::List => true,
+            Style::Native
+            | Style::JsonNumpy
+            | Style::NpyBase64
+            | Style::DataUrl
+            | Style::Openai
+            | Style::Anthropic
+            | Style::Gemini
+            | Style::HandRolled => false,
+        }
+    }
+
+    /// Whether the style has a compressed form (`--compress`).
+    pub fn compresses(self) -> bool {
+        match self {
+            Style::Native => true,
+            Style::JsonNumpy
+            | Style::JsonTricks
+            | Style::Kserve
+            | Style::TfServing
+            | Style::NpyBase64
+            | Style::List
+            | Style::DataUrl
+            | Style::Openai
+            | Style::Anthropic
+            | Style::Gemini
+            | Style::HandRolled => false,
+        }
+    }
+
+    /// Whether the style can be written as bare text rather than JSON (`--raw`).
+    pub fn has_bare_form(self) -> bool {
+        match self {
+            Style::DataUrl => true,
+            Style::Native
+            | Style::JsonNumpy
+            | Style::JsonTricks
+            | Style::Kserve
+            | Style::TfServing
+            | Style::NpyBase64
+            | Style::List
+            | Style::Openai
+            | Style::Anthropic
+            | Style::Gemini
+            | Style::HandRolled => false,
+        }
+    }
+
     fn write(self, item: Item, out: &mut dyn Write, options: &WriteOptions) -> Result<()> {
         match self {
             Style::Native => dialect::native::write(item, out, options),
@@ -123,60 +212,188 @@ impl Format {
 
 /// Reads a `.npy` file or a PNG image, told apart by their first bytes.
 pub fn read_binary<'a>(input: impl Read + Send + 'a) -> Result<Item<'a>> {
-    read_binary_within(input, pngfile::MAX_FILE_BYTES)
+    read_binary_of_size(input, None)
 }
 
-/// [`read_binary`], refusing a PNG file of more than `png_limit` bytes.
-fn read_binary_within<'a>(input: impl Read + Send + 'a, png_limit: u64) -> Result<Item<'a>> {
+/// [`read_binary`] of an input known to hold `size` bytes (a regular file). A `.npy` file
+/// shorter or longer than its header declares then fails as soon as the header is read,
+/// before any of it is written anywhere: a truncated file must not become a few megabytes
+/// of JSON posted somewhere before the run fails.
+pub fn read_binary_of_size<'a>(
+    input: impl Read + Send + 'a,
+    size: Option<u64>,
+) -> Result<Item<'a>> {
+    read_binary_within(input, size, pngfile::MAX_FILE_BYTES)
+}
+
+/// [`read_binary_of_size`], refusing a PNG file of more than `png_limit` bytes.
+fn read_binary_within<'a>(
+    input: impl Read + Send + 'a,
+    size: Option<u64>,
+    png_limit: u64,
+) -> Result<Item<'a>> {
     let mut input = input;
-    let mut magic = [0u8; 8];
-    let filled = read_full(&mut input, &mut magic)?;
-    let magic = &magic[..filled];
-    let whole = Cursor::new(magic.to_vec()).chain(input);
-    if magic.starts_with(npy::MAGIC) {
-        return Ok(Item::Tensor(npy::read(Plain(whole))?));
+    let head = read_head(&mut input, sniff::HEAD)?;
+    let kind = sniff::sniff(&head);
+    let whole = Cursor::new(head.clone()).chain(input);
+    match kind {
+        Some(Kind::Npy) => read_npy(whole, size).map(Item::Tensor),
+        Some(Kind::Png) => {
+            let too_large = || Error::TooLarge {
+                what: "the PNG file".to_string(),
+                size: None,
+                limit: png_limit,
+                hint: " (PNG files are read into memory)",
+            };
+            let bytes = pngfile::read_file(whole, png_limit, too_large)?;
+            Ok(Item::Image(pngfile::read(bytes)?))
+        }
+        Some(other) => Err(Error::UnknownInput {
+            found: other.found(Expected::NpyOrPng),
+        }),
+        None => Err(Error::UnknownInput {
+            found: describe_start(&head),
+        }),
     }
-    if magic == pngfile::SIGNATURE {
-        let too_large = || Error::TooLarge {
-            what: "the PNG file".to_string(),
-            size: None,
-            limit: png_limit,
-            hint: " (PNG files are read into memory)",
-        };
-        let bytes = pngfile::read_file(whole, png_limit, too_large)?;
-        return Ok(Item::Image(pngfile::read(bytes)?));
-    }
-    Err(Error::UnknownInput {
-        found: describe_start(magic),
-    })
 }
 
-fn describe_start(magic: &[u8]) -> String {
-    match magic.iter().find(|byte| !byte.is_ascii_whitespace()) {
-        None if magic.is_empty() => "an empty input".to_string(),
-        Some(b'{' | b'[' | b'"') => "JSON text (to read JSON, use `tensorjson decode`)".to_string(),
-        _ => format!("bytes {:?}", String::from_utf8_lossy(magic)),
+/// A `.npy` file, its length checked against its header when `size` is known.
+fn read_npy<'a>(input: impl Read + Send + 'a, size: Option<u64>) -> Result<crate::Tensor<'a>> {
+    let mut counted = Counting::new(input);
+    let header = npy::read_header(&mut counted)?;
+    if let Some(size) = size {
+        let data = size.saturating_sub(counted.count());
+        let expected = header.tensor.byte_len();
+        if data != expected {
+            let found = if data < expected {
+                format!("shorter ({data} bytes)")
+            } else {
+                "longer".to_string()
+            };
+            return Err(header.tensor.length_error(found));
+        }
     }
+    npy::open(header, Plain(counted.into_inner()))
+}
+
+/// The first bytes of an input that is no kind [`sniff`] knows, escaped as Rust escapes
+/// byte strings: `\xff\xd8`, not the mojibake a lossy conversion makes of them.
+fn describe_start(head: &[u8]) -> String {
+    if head.is_empty() {
+        return "an empty input".to_string();
+    }
+    format!("bytes \"{}\"", head.escape_ascii())
 }
 
 /// Reads JSON in any dialect `decode` knows.
+/// Input that is not JSON (a `.npy` file, an image, an archive, UTF-16 text) is named as
+/// what it is; a UTF-8 byte-order mark before the JSON is skipped.
 pub fn read_json<'a>(input: impl BufRead + Send + 'a, options: &ReadOptions) -> Result<Item<'a>> {
-    dialect::read(input, options)
+    let mut input = input;
+    let mut head = read_head(&mut input, sniff::HEAD)?;
+    head.drain(..sniff::json_start(&head)?);
+    dialect::read(Cursor::new(head).chain(input), options)
 }
 
-/// Writes an item as JSON in the given style, and a newline.
+/// An `encode` option that only some styles use.
+struct StyleOption {
+    flag: &'static str,
+    given: fn(&WriteOptions) -> bool,
+    applies: fn(Style) -> bool,
+    /// What the styles it applies to do.
+    which: &'static str,
+}
+
+const STYLE_OPTIONS: [StyleOption; 5] = [
+    StyleOption {
+        flag: "--compress",
+        given: |options| options.compression.is_some(),
+        applies: Style::compresses,
+        which: "have a compressed form",
+    },
+    StyleOption {
+        flag: "--pretty",
+        given: |options| options.pretty,
+        applies: Style::indents,
+        which: "can be indented",
+    },
+    StyleOption {
+        flag: "--name",
+        given: |options| options.name.is_some(),
+        applies: Style::names_tensors,
+        which: "name the tensor",
+    },
+    StyleOption {
+        flag: "--allow-nan",
+        given: |options| options.allow_nan,
+        applies: Style::writes_numbers,
+        which: "write values as JSON numbers",
+    },
+    StyleOption {
+        flag: "--raw",
+        given: |options| options.raw,
+        applies: Style::has_bare_form,
+        which: "can be written as bare text",
+    },
+];
+
+/// Refuses an option that `style` would not use ([`Error::Usage`]): an option given is
+/// never silently ignored. Needs nothing but the options, so it can run before any input
+/// is read.
+pub fn check_write_options(style: Style, options: &WriteOptions) -> Result<()> {
+    for option in &STYLE_OPTIONS {
+        if (option.given)(options) && !(option.applies)(style) {
+            let styles: Vec<&str> = Style::ALL
+                .into_iter()
+                .filter(|&style| (option.applies)(style))
+                .map(Style::name)
+                .collect();
+            return Err(Error::Usage(format!(
+                "{} does not apply to --style {}: it applies to styles that {} ({})",
+                option.flag,
+                style.name(),
+                option.which,
+                styles.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses `--allow-nan` for an item that `style` writes without JSON numbers: json-tricks
+/// writes only a 0-d array as a number, TF Serving an image as base64. (List and KServe
+/// refuse images, with their own message.)
+fn check_numbers_written(item: &Item, style: Style, options: &WriteOptions) -> Result<()> {
+    let numbers = match item {
+        Item::Tensor(tensor) => style != Style::JsonTricks || tensor.header.shape.is_empty(),
+        Item::Image(_) => style != Style::TfServing,
+    };
+    if !options.allow_nan || numbers {
+        return Ok(());
+    }
+    let what = match item {
+        Item::Tensor(tensor) => format!(
+            "a tensor of shape {:?} as base64 (only a 0-d array is a JSON number there)",
+            tensor.header.shape
+        ),
+        Item::Image(_) => "an image as base64".to_string(),
+    };
+    Err(Error::Usage(format!(
+        "--allow-nan does not apply here: --style {} writes {what}",
+        style.name()
+    )))
+}
+
+/// Writes an item as JSON in the given style, and a newline. An option the style would not
+/// use is refused before anything is written ([`check_write_options`]).
 pub fn write_json(
     item: Item,
     out: &mut dyn Write,
     style: Style,
     options: &WriteOptions,
 ) -> Result<()> {
-    if options.compression.is_some() && style != Style::Native {
-        return Err(Error::Envelope(format!(
-            "--compress applies to --style native; style {} has no compressed form",
-            style.name()
-        )));
-    }
+    check_write_options(style, options)?;
+    check_numbers_written(&item, style, options)?;
     style.write(item, out, options)?;
     out.write_all(b"\n")?;
     Ok(())
@@ -195,6 +412,26 @@ pub fn cast(item: Item, dtype: Dtype, layout: Layout) -> Result<Item> {
             Ok(Item::Tensor(cast::cast(pixels, dtype)?))
         }
     }
+}
+
+/// Refuses a `--layout` given where it changes nothing ([`Error::Usage`]): it orders the
+/// axes of a tensor written as PNG and of an image's pixels written as `.npy`, while a
+/// tensor written as `.npy` keeps its shape and an image written as PNG is copied as it is
+/// (also after `--cast`, whose pixels go out in the order they came in).
+pub fn check_layout(item: &Item, format: Format, layout: Option<Layout>) -> Result<()> {
+    let Some(layout) = layout else {
+        return Ok(());
+    };
+    let here = match (item, format) {
+        (Item::Tensor(_), Format::Png) | (Item::Image(_), Format::Npy) => return Ok(()),
+        (Item::Tensor(_), Format::Npy) => "a tensor written as .npy keeps its own shape",
+        (Item::Image(_), Format::Png) => "an image written as PNG is copied as it is",
+    };
+    Err(Error::Usage(format!(
+        "--layout {} does not apply here: it orders the axes of a tensor written as PNG, or \
+         of an image's pixels written as .npy; {here}",
+        layout.name()
+    )))
 }
 
 /// Writes an item as a `.npy` file or PNG image, converting between the two as needed.
@@ -222,7 +459,7 @@ mod tests {
     const PNG: &[u8] = include_bytes!("../../fixtures/png/rgb8.png");
 
     fn read_png(bytes: &[u8], limit: u64) -> Result<Vec<u8>> {
-        match read_binary_within(bytes, limit)? {
+        match read_binary_within(bytes, None, limit)? {
             Item::Image(image) => Ok(image.bytes),
             Item::Tensor(_) => panic!("a PNG read as a tensor"),
         }

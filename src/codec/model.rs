@@ -52,7 +52,7 @@ impl TensorHeader {
         self.byte_len
     }
 
-    fn length_error(&self, found: String) -> Error {
+    pub(crate) fn length_error(&self, found: String) -> Error {
         Error::DataLength {
             shape: self.shape.clone(),
             dtype: self.dtype.name(),

@@ -33,6 +33,15 @@ pub enum Layout {
     Chw,
 }
 
+impl Layout {
+    pub fn name(self) -> &'static str {
+        match self {
+            Layout::Hwc => "hwc",
+            Layout::Chw => "chw",
+        }
+    }
+}
+
 struct Decoded {
     width: u32,
     height: u32,

@@ -29,6 +29,7 @@ pub fn pick(root: &Value, options: &ReadOptions) -> Result<Plan> {
     let mut found = Vec::new();
     collect(root, &mut Path::new(), options, &mut found);
     if found.is_empty() {
+        dialect::check_at_path(root, &Path::new(), options)?;
         return whole_numbers(root, Path::new(), options);
     }
     choose(found, options)
@@ -36,6 +37,7 @@ pub fn pick(root: &Value, options: &ReadOptions) -> Result<Plan> {
 
 /// The plan for the value `--path` points at.
 fn plan_at(value: &Value, path: Path, options: &ReadOptions) -> Result<Plan> {
+    dialect::check_at_path(value, &path, options)?;
     match value {
         Value::String(text) => match (options.dtype, &options.shape) {
             (Some(dtype), Some(shape)) => Ok(Plan::Tensor {
@@ -142,7 +144,9 @@ fn within(mut plan: Plan, path: &Path) -> Plan {
 /// The one candidate, or the one `--name` names: by its key, or, for a reader of several
 /// named tensors, by that reader's own choice.
 fn choose(found: Vec<Candidate>, options: &ReadOptions) -> Result<Plan> {
-    if found.len() == 1 {
+    // With --name, one payload is read if its reader picks by name itself (and says when
+    // none has it), or else if it has that name.
+    if found.len() == 1 && (options.name.is_none() || found[0].picks_by_name) {
         return found.into_iter().next().expect("one").plan;
     }
     let Some(name) = &options.name else {
@@ -171,9 +175,12 @@ fn choose(found: Vec<Candidate>, options: &ReadOptions) -> Result<Plan> {
 /// An error that lists the payloads found, one a line, after what went wrong.
 fn several(found: &[Candidate], what: &str, hint: &str) -> Error {
     let lines: Vec<String> = found.iter().map(describe).collect();
+    let count = match found.len() {
+        1 => "1 payload".to_string(),
+        count => format!("{count} payloads"),
+    };
     Error::Envelope(format!(
-        "the document holds {} payloads; {what}{hint}:\n{}",
-        found.len(),
+        "the document holds {count}; {what}{hint}:\n{}",
         lines.join("\n")
     ))
 }

@@ -31,6 +31,7 @@ use crate::codec::document::{self, Flow};
 use crate::codec::dtype::{ByteOrder, Dtype};
 use crate::codec::layout::{self, Arrangement};
 use crate::codec::model::{Item, TensorHeader};
+use crate::codec::search;
 use crate::error::{Error, Result};
 
 pub use writer::WriteOptions;
@@ -79,6 +80,22 @@ impl Default for ReadOptions {
 pub(crate) const RAISE_HINT: &str = " (raise it with --max-bytes)";
 
 impl ReadOptions {
+    /// Refuses options that cannot apply whatever the document holds ([`Error::Usage`]):
+    /// `--shape` describes raw data at `--path`, read with `--dtype`. Needs nothing but the
+    /// options, so it can run before any input is read.
+    pub fn check(&self) -> Result<()> {
+        let missing = match (&self.shape, self.dtype, &self.path) {
+            (None, _, _) | (Some(_), Some(_), Some(_)) => return Ok(()),
+            (Some(_), None, Some(_)) => "--dtype",
+            (Some(_), Some(_), None) => "--path",
+            (Some(_), None, None) => "--dtype and --path",
+        };
+        Err(Error::Usage(format!(
+            "--shape applies to raw tensor data: the base64 string at --path POINTER, read \
+             with --dtype DTYPE; give {missing} too"
+        )))
+    }
+
     fn check_size(&self, what: &str, bytes: u64) -> Result<()> {
         check_limit(what, bytes, self.max_bytes, RAISE_HINT)
     }
@@ -300,12 +317,37 @@ pub fn no_dialect(found: &str) -> Error {
 }
 
 /// Reads a JSON document in any known dialect into the model.
-/// Reads a JSON document in any known dialect into the model.
 pub fn read<'a, R: BufRead + Send + 'a>(input: R, options: &ReadOptions) -> Result<Item<'a>> {
+    options.check()?;
     match document::read(input, options)? {
         Flow::Live(live) => live.open(options),
         Flow::End(document) => document.open(options),
     }
+}
+
+/// Refuses options that do not apply to the value `--path` points at ([`Error::Usage`]):
+/// `--shape` reads a base64 string there as raw data, and `--name` picks among the payloads
+/// an object holds by their keys; a number, list, `null` or string has no names. Also for
+/// the whole document when it holds no payload but numbers (`--path ""`).
+pub fn check_at_path(value: &Value, path: &Path, options: &ReadOptions) -> Result<()> {
+    let at = || {
+        let pointer = search::pointer(path);
+        format!("the value at {pointer} is a JSON {}", kind_of(value))
+    };
+    if options.shape.is_some() && !value.is_string() {
+        return Err(Error::Usage(format!(
+            "--shape does not apply here: it reads the base64 string at --path as raw data, \
+             and {}; drop --shape to read it as it is",
+            at()
+        )));
+    }
+    if options.name.is_some() && !value.is_object() {
+        return Err(Error::Usage(format!(
+            "--name does not apply here: it picks among the payloads an object holds, and {}",
+            at()
+        )));
+    }
+    Ok(())
 }
 
 pub fn kind_of(value: &Value) -> &'static str {

@@ -115,8 +115,8 @@ fn write_tensor(tensor: &mut Tensor, out: &mut dyn Write, options: &WriteOptions
 
 fn write_image(image: &Image, out: &mut dyn Write, options: &WriteOptions) -> Result<()> {
     if options.compression.is_some() {
-        return Err(Error::Envelope(
-            "--compress applies to tensors; a PNG is compressed already".to_string(),
+        return Err(Error::Usage(
+            "--compress does not apply to an image: a PNG is compressed already".to_string(),
         ));
     }
     let mut object = ObjectWriter::open(out, options.pretty)?;

@@ -11,7 +11,7 @@ use crate::codec::dtype::ByteOrder;
 use crate::codec::io::{read_head, Payload};
 use crate::codec::layout::{self, Arrangement};
 use crate::codec::model::{Item, Tensor, TensorHeader};
-use crate::codec::{npy, pngfile};
+use crate::codec::{npy, pngfile, search};
 use crate::error::{Error, Result};
 
 /// Where a plan's payload comes from.
@@ -36,7 +36,45 @@ pub fn field_name(path: &Path) -> String {
     }
 }
 
+/// Opens the plan of the payload picked, once the options it does not use are refused.
 pub fn open_plan<'a>(plan: Plan, source: Source<'a>, options: &ReadOptions) -> Result<Item<'a>> {
+    check_dtype_used(&plan, options)?;
+    open_any(plan, source, options)
+}
+
+/// Refuses `--dtype` where the payload states its own dtype ([`Error::Usage`]). It applies
+/// to numbers whose JSON says nothing of their type (plain lists, TF Serving), and to raw
+/// data at `--path`, which `--shape` marks: `--shape` gets this far only when `--path`
+/// points at a string ([`super::check_at_path`]), which is then read with `--dtype`.
+fn check_dtype_used(plan: &Plan, options: &ReadOptions) -> Result<()> {
+    let Some(given) = options.dtype else {
+        return Ok(());
+    };
+    if options.shape.is_some() {
+        return Ok(());
+    }
+    let stated = match plan {
+        Plan::List { dtype: None, .. } => return Ok(()),
+        Plan::List {
+            dtype: Some(dtype), ..
+        } => format!("states its own dtype, {dtype}"),
+        Plan::Tensor { header, .. } | Plan::View { header, .. } => {
+            format!("states its own dtype, {}", header.dtype)
+        }
+        Plan::Npy { .. } => "is a .npy file, whose header states its dtype".to_string(),
+        Plan::Image { .. } => {
+            "is a PNG image, whose pixels are uint8 or uint16 as its header states".to_string()
+        }
+    };
+    Err(Error::Usage(format!(
+        "--dtype {given} does not apply here: the payload at {} {stated}. --dtype is for \
+         numbers whose JSON does not say (plain lists, TF Serving) and for raw data at --path \
+         with --shape; to convert the values, use --cast {given}",
+        search::pointer(plan.path())
+    )))
+}
+
+fn open_any<'a>(plan: Plan, source: Source<'a>, options: &ReadOptions) -> Result<Item<'a>> {
     if let Plan::View { .. } = plan {
         return open_view(plan, source, options).map(Item::Tensor);
     }
@@ -164,7 +202,7 @@ fn open_view<'a>(plan: Plan, source: Source<'a>, options: &ReadOptions) -> Resul
         }
         _ => ByteOrder::Little,
     };
-    let Item::Tensor(base) = open_plan(base, source, options)? else {
+    let Item::Tensor(base) = open_any(base, source, options)? else {
         unreachable!("array plans give tensors")
     };
     options.check_in_memory("the view's base array", base.header.byte_len())?;
