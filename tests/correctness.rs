@@ -2,41 +2,13 @@
 //! json-tricks found (issue 12): each case is what the reference library gives, stated here
 //! from its documented behaviour, never from tensorjson's own output.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use serde::Deserialize;
 
-const BIN: &str = env!("CARGO_BIN_EXE_tensorjson");
-
-/// The native tensor envelope, parsed strictly.
-#[derive(Deserialize, Debug)]
-#[serde(deny_unknown_fields)]
-struct Envelope {
-    kind: String,
-    dtype: String,
-    shape: Vec<u64>,
-    data: String,
-}
-
-fn run(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Written from another thread: the binary may write while it reads.
-    let mut input = child.stdin.take().unwrap();
-    let stdin = stdin.to_vec();
-    let writer = std::thread::spawn(move || input.write_all(&stdin));
-    let output = child.wait_with_output().unwrap();
-    writer.join().unwrap().unwrap();
-    output
-}
+mod common;
+use common::*;
 
 /// Runs a command that must succeed and returns its standard output.
 fn ok(args: &[&str], stdin: &[u8]) -> Vec<u8> {
@@ -61,33 +33,6 @@ fn fails(args: &[&str], stdin: &[u8]) -> String {
     stderr
 }
 
-/// Decodes a JSON document to the native envelope through `.npy`.
-fn native_of(json: &str, extra: &[&str]) -> (String, Vec<u64>, Vec<u8>) {
-    let mut args = vec!["decode", "--to", "npy"];
-    args.extend_from_slice(extra);
-    let npy = ok(&args, json.as_bytes());
-    let text = ok(&["encode"], &npy);
-    let envelope: Envelope = serde_json::from_slice(&text).unwrap();
-    assert_eq!(envelope.kind, "tensor");
-    let data = STANDARD.decode(&envelope.data).unwrap();
-    (envelope.dtype, envelope.shape, data)
-}
-
-/// An `.npy` version 1.0 file with the given descr, as numpy pads it.
-fn npy(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
-    let mut text =
-        format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}").into_bytes();
-    while (10 + text.len() + 1) % 64 != 0 {
-        text.push(b' ');
-    }
-    text.push(b'\n');
-    let mut file = b"\x93NUMPY\x01\x00".to_vec();
-    file.extend_from_slice(&(text.len() as u16).to_le_bytes());
-    file.extend_from_slice(&text);
-    file.extend_from_slice(data);
-    file
-}
-
 fn encoded(npy: &[u8]) -> (String, Vec<u64>, Vec<u8>) {
     let envelope: Envelope = serde_json::from_slice(&ok(&["encode"], npy)).unwrap();
     let data = STANDARD.decode(&envelope.data).unwrap();
@@ -98,15 +43,19 @@ fn encoded(npy: &[u8]) -> (String, Vec<u64>, Vec<u8>) {
 fn npy_type_codes_read_as_numpy_reads_them() {
     // numpy.dtype("b") is int8; "b1" and "?" are bool. 0xFF as int8 is -1.
     for descr in ["b", "<b", ">b", "=b", "|b", "i1"] {
-        let (dtype, _, data) = encoded(&npy(descr, "(2,)", &[0xFF, 0x01]));
+        let (dtype, _, data) = encoded(&npy(&format!("'{descr}'"), "(2,)", &[0xFF, 0x01]));
         assert_eq!(dtype, "int8", "{descr}");
         assert_eq!(data, [0xFF, 0x01]);
     }
     for descr in ["?", "b1", "|b1"] {
-        assert_eq!(encoded(&npy(descr, "(1,)", &[1])).0, "bool", "{descr}");
+        assert_eq!(
+            encoded(&npy(&format!("'{descr}'"), "(1,)", &[1])).0,
+            "bool",
+            "{descr}"
+        );
     }
     // ">h" is big-endian int16: bytes 01 02 are 0x0102, written little-endian.
-    let (dtype, _, data) = encoded(&npy(">h", "(1,)", &[0x01, 0x02]));
+    let (dtype, _, data) = encoded(&npy("'>h'", "(1,)", &[0x01, 0x02]));
     assert_eq!((dtype.as_str(), data), ("int16", vec![0x02, 0x01]));
     // `l` is this platform's long, 64 bits; `float` and `int` are numpy's float64 and int64.
     for (descr, name) in [
@@ -116,10 +65,10 @@ fn npy_type_codes_read_as_numpy_reads_them() {
         ("D", "complex128"),
     ] {
         let itemsize = if name == "complex128" { 16 } else { 8 };
-        let (dtype, _, _) = encoded(&npy(descr, "(1,)", &vec![0; itemsize]));
+        let (dtype, _, _) = encoded(&npy(&format!("'{descr}'"), "(1,)", &vec![0; itemsize]));
         assert_eq!(dtype, name, "{descr}");
     }
-    let message = fails(&["encode"], &npy("<g", "(1,)", &[0; 16]));
+    let message = fails(&["encode"], &npy("'<g'", "(1,)", &[0; 16]));
     assert!(message.contains("unsupported dtype \"<g\""), "{message}");
 }
 
@@ -129,9 +78,9 @@ fn json_numpy_and_dtype_option_read_type_codes_as_numpy() {
         r#"{{"__numpy__": "{}", "dtype": "b", "shape": [2]}}"#,
         STANDARD.encode([0xFE, 0x7F])
     );
-    let (dtype, _, data) = native_of(&json, &[]);
+    let (dtype, _, data) = decoded(&json, &[]);
     assert_eq!((dtype.as_str(), data), ("int8", vec![0xFE, 0x7F]));
-    let (dtype, _, data) = native_of("[-1, 2]", &["--dtype", "b"]);
+    let (dtype, _, data) = decoded("[-1, 2]", &["--dtype", "b"]);
     assert_eq!((dtype.as_str(), data), ("int8", vec![0xFF, 0x02]));
 }
 
@@ -161,10 +110,10 @@ fn integers_are_exact_and_refused_out_of_range() {
         assert!(message.contains("the document: element"), "{message}");
     }
     // The extremes themselves are exact.
-    let (_, _, data) = native_of("[-9223372036854775808, 9223372036854775807]", &[]);
+    let (_, _, data) = decoded("[-9223372036854775808, 9223372036854775807]", &[]);
     assert_eq!(data[..8], i64::MIN.to_le_bytes());
     assert_eq!(data[8..], i64::MAX.to_le_bytes());
-    let (dtype, _, data) = native_of("[18446744073709551615]", &[]);
+    let (dtype, _, data) = decoded("[18446744073709551615]", &[]);
     assert_eq!(
         (dtype.as_str(), data),
         ("uint64", u64::MAX.to_le_bytes().to_vec())
@@ -184,7 +133,7 @@ fn integers_past_64_bits_are_refused_not_rounded() {
         assert!(message.contains("--dtype float64"), "{message}");
     }
     // As float64, numpy rounds the Python int correctly: 2**64 is exactly representable.
-    let (dtype, _, data) = native_of("[18446744073709551616]", &["--dtype", "float64"]);
+    let (dtype, _, data) = decoded("[18446744073709551616]", &["--dtype", "float64"]);
     assert_eq!(
         (dtype.as_str(), data),
         ("float64", 18446744073709551616f64.to_le_bytes().to_vec())
@@ -194,7 +143,7 @@ fn integers_past_64_bits_are_refused_not_rounded() {
 #[test]
 fn minus_zero_integer_is_an_integer_and_huge_floats_are_infinite() {
     // json.loads("[1, -0, 2]") is [1, 0, 2], all ints: numpy infers int64.
-    let (dtype, _, data) = native_of("[1, -0, 2]", &[]);
+    let (dtype, _, data) = decoded("[1, -0, 2]", &[]);
     assert_eq!(dtype, "int64");
     assert_eq!(
         data,
@@ -204,13 +153,13 @@ fn minus_zero_integer_is_an_integer_and_huge_floats_are_infinite() {
             .collect::<Vec<u8>>()
     );
     // -0.0 stays a float with its sign.
-    let (dtype, _, data) = native_of("[-0.0]", &[]);
+    let (dtype, _, data) = decoded("[-0.0]", &[]);
     assert_eq!(
         (dtype.as_str(), data),
         ("float64", (-0.0f64).to_le_bytes().to_vec())
     );
     // Python reads 1e400 as inf.
-    let (_, _, data) = native_of("[1e400, -1e400]", &[]);
+    let (_, _, data) = decoded("[1e400, -1e400]", &[]);
     let expected: Vec<u8> = [f64::INFINITY, f64::NEG_INFINITY]
         .iter()
         .flat_map(|v| v.to_le_bytes())
@@ -259,7 +208,7 @@ fn shapes_numpy_cannot_hold_are_refused() {
     ok(&["decode", "--to", "npy"], empty.as_bytes());
     let message = fails(
         &["encode"],
-        &npy("|u1", &format!("({})", vec!["1,"; 65].concat()), &[0]),
+        &npy("'|u1'", &format!("({})", vec!["1,"; 65].concat()), &[0]),
     );
     assert!(message.contains("65 dimensions"), "{message}");
 }
@@ -271,7 +220,7 @@ fn json_tricks_zero_d_is_written_as_json_tricks_writes_it() {
     data.extend_from_slice(&2.0f64.to_le_bytes());
     let out = ok(
         &["encode", "--style", "json-tricks"],
-        &npy("<c16", "()", &data),
+        &npy("'<c16'", "()", &data),
     );
     let value: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(
@@ -280,7 +229,7 @@ fn json_tricks_zero_d_is_written_as_json_tricks_writes_it() {
     );
     assert_eq!(value["shape"], serde_json::json!([]));
     // A 0-d NaN is refused before anything is written.
-    let nan = npy("<f8", "()", &f64::NAN.to_le_bytes());
+    let nan = npy("'<f8'", "()", &f64::NAN.to_le_bytes());
     let message = fails(&["encode", "--style", "json-tricks"], &nan);
     assert!(message.contains("--allow-nan"), "{message}");
     let out = ok(&["encode", "--style", "json-tricks", "--allow-nan"], &nan);
@@ -294,7 +243,7 @@ fn float16_lists_are_written_shortest() {
         .iter()
         .flat_map(|&v| half::f16::from_f32(v).to_le_bytes())
         .collect();
-    let out = ok(&["encode", "--style", "list"], &npy("<f2", "(3,)", &data));
+    let out = ok(&["encode", "--style", "list"], &npy("'<f2'", "(3,)", &data));
     assert_eq!(out, b"[0.1,0.333,65500.0]\n");
 }
 
@@ -343,10 +292,10 @@ fn values_beside_the_payload_are_not_built() {
     let kserve = format!(
         r#"{{"meta":{list},"inputs":[{{"name":"x","shape":[2,2],"datatype":"INT8","data":[[1,2],[3,-4]]}}]}}"#
     );
-    let (_, _, data) = native_of(&kserve, &[]);
+    let (_, _, data) = decoded(&kserve, &[]);
     assert_eq!(data, [1, 2, 3, 0xFC]);
     let tricks = format!(r#"{{"__ndarray__":{list},"dtype":"float32","shape":[2500000]}}"#);
-    let (dtype, shape, data) = native_of(&tricks, &[]);
+    let (dtype, shape, data) = decoded(&tricks, &[]);
     assert_eq!((dtype.as_str(), shape), ("float32", vec![2_500_000]));
     assert!(data.chunks(4).all(|chunk| chunk == 1.5f32.to_le_bytes()));
 }
@@ -402,8 +351,8 @@ fn kserve_inputs_and_outputs_are_both_listed() {
         message.contains(r#"inputs "x", outputs "logits"; pick one with --name"#),
         "{message}"
     );
-    assert_eq!(native_of(json, &["--name", "logits"]).2, [2]);
-    assert_eq!(native_of(json, &["--name", "x"]).2, [1]);
+    assert_eq!(decoded(json, &["--name", "logits"]).2, [2]);
+    assert_eq!(decoded(json, &["--name", "x"]).2, [1]);
     let message = fails(&["decode", "--to", "npy", "--name", "y"], json.as_bytes());
     assert!(
         message.contains(r#"no tensor named "y"; the document holds inputs "x", outputs "logits""#),
@@ -440,7 +389,7 @@ fn base64_may_mix_the_url_safe_and_standard_alphabets() {
     // Python's urlsafe_b64decode reads "+/" and "-_" alike. Bytes fb ef be encode as "++++"
     // or "----"; ff ff ff as "////" or "____".
     let json = r#"{"kind":"tensor","dtype":"uint8","shape":[6],"data":"++--//__"}"#;
-    let (_, _, data) = native_of(json, &[]);
+    let (_, _, data) = decoded(json, &[]);
     assert_eq!(data, [0xfb, 0xef, 0xbe, 0xff, 0xff, 0xff]);
 }
 
@@ -453,7 +402,7 @@ fn float16_from_json_numbers_is_rounded_once_as_numpy_rounds_it() {
         ("[1.00048828125]", 0x3c00),
         ("[65519.99]", 0x7bff),
     ] {
-        let (_, _, data) = native_of(text, &["--dtype", "float16"]);
+        let (_, _, data) = decoded(text, &["--dtype", "float16"]);
         assert_eq!(data, bits.to_le_bytes(), "{text}");
     }
 }

@@ -2,57 +2,14 @@
 //! found, listed when there are several, and picked by `--path` or `--name`. Expected bytes
 //! are stated here from the payloads the tests build, never taken from tensorjson's output.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use serde::Deserialize;
 
-const BIN: &str = env!("CARGO_BIN_EXE_tensorjson");
-
-/// The native tensor envelope, parsed strictly.
-#[derive(Deserialize, Debug)]
-#[serde(deny_unknown_fields)]
-struct Envelope {
-    kind: String,
-    dtype: String,
-    shape: Vec<u64>,
-    data: String,
-}
-
-fn run(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    let stdin = stdin.to_vec();
-    // Written from another thread: the binary may write while it reads.
-    let writer = std::thread::spawn(move || input.write_all(&stdin));
-    let output = child.wait_with_output().unwrap();
-    writer.join().unwrap().unwrap();
-    output
-}
-
-/// Decodes `json` with `extra` options and returns the tensor as the native envelope shows it.
-fn decoded(json: &str, extra: &[&str]) -> (String, Vec<u64>, Vec<u8>) {
-    let mut args = vec!["decode", "--to", "npy"];
-    args.extend_from_slice(extra);
-    let output = run(&args, json.as_bytes());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{args:?}: {stderr}");
-    let again = run(&["encode"], &output.stdout);
-    assert!(again.status.success());
-    let envelope: Envelope = serde_json::from_slice(&again.stdout).unwrap();
-    assert_eq!(envelope.kind, "tensor");
-    let data = STANDARD.decode(&envelope.data).unwrap();
-    (envelope.dtype, envelope.shape, data)
-}
+mod common;
+use common::*;
 
 /// Runs `decode -o out.npy` on `json` in a scratch directory, which must fail with exit 1,
 /// leaving no file; returns the message.

@@ -6,37 +6,13 @@
 //! standard output). Bad input exits 1 by the same rules.
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::path::Path;
 
-use assert_cmd::Command;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use tempfile::TempDir;
 
-const BIN: &str = env!("CARGO_BIN_EXE_tensorjson");
-
-const SENTINEL: &[u8] = b"an earlier output that a failed run must leave alone\n";
-
-fn fixture(relative: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(relative);
-    fs::read(&path).unwrap_or_else(|error| panic!("reading {}: {error}", path.display()))
-}
-
-/// An `.npy` file as numpy writes one: the header padded to a multiple of 64 bytes.
-fn npy(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
-    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
-    let unpadded = 10 + header.len() + 1;
-    header.push_str(&" ".repeat(unpadded.next_multiple_of(64) - unpadded));
-    header.push('\n');
-    let mut file = b"\x93NUMPY\x01\x00".to_vec();
-    file.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    file.extend_from_slice(header.as_bytes());
-    file.extend_from_slice(data);
-    file
-}
+mod common;
+use common::*;
 
 fn native_json(dtype: &str, shape: &str, data: &[u8]) -> Vec<u8> {
     format!(
@@ -48,103 +24,6 @@ fn native_json(dtype: &str, shape: &str, data: &[u8]) -> Vec<u8> {
 
 fn image_json(png: &[u8]) -> Vec<u8> {
     format!(r#"{{"image":"{}","format":"PNG"}}"#, STANDARD.encode(png)).into_bytes()
-}
-
-struct Scratch {
-    dir: TempDir,
-}
-
-struct Run {
-    code: Option<i32>,
-    stdout: Vec<u8>,
-    stderr: String,
-}
-
-impl Scratch {
-    fn new() -> Self {
-        Scratch {
-            dir: tempfile::Builder::new()
-                .prefix("tensorjson-usage-")
-                .tempdir()
-                .unwrap(),
-        }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn write(&self, name: &str, bytes: &[u8]) {
-        fs::write(self.path(name), bytes).unwrap();
-    }
-
-    fn exists(&self, name: &str) -> bool {
-        self.path(name).symlink_metadata().is_ok()
-    }
-
-    fn run(&self, args: &[&str], stdin: Option<&[u8]>) -> Run {
-        let mut command = Command::new(BIN);
-        command.args(args).current_dir(self.dir.path());
-        if let Some(stdin) = stdin {
-            command.write_stdin(stdin.to_vec());
-        }
-        let output = command.output().unwrap();
-        Run {
-            code: output.status.code(),
-            stdout: output.stdout,
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
-    }
-
-    /// Runs with standard input redirected from a file of the scratch directory (`< name`).
-    fn run_redirected(&self, args: &[&str], name: &str) -> Run {
-        let file = fs::File::open(self.path(name)).unwrap();
-        let output = std::process::Command::new(BIN)
-            .args(args)
-            .current_dir(self.dir.path())
-            .stdin(Stdio::from(file))
-            .output()
-            .unwrap();
-        Run {
-            code: output.status.code(),
-            stdout: output.stdout,
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
-    }
-
-    fn no_temporaries(&self) -> bool {
-        fs::read_dir(self.dir.path())
-            .unwrap()
-            .flatten()
-            .all(|entry| {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                !(name.starts_with(".tensorjson-") && name.ends_with(".tmp"))
-            })
-    }
-}
-
-impl Run {
-    fn assert_fails(&self, code: i32, phrases: &[&str], context: &str) {
-        let stderr = &self.stderr;
-        assert_eq!(
-            self.code,
-            Some(code),
-            "{context}: status; stderr:\n{stderr}"
-        );
-        assert!(stderr.starts_with("error:"), "{context}:\n{stderr}");
-        assert!(!stderr.contains("panicked"), "{context}:\n{stderr}");
-        for phrase in phrases {
-            assert!(
-                stderr.contains(phrase),
-                "{context}: stderr does not say {phrase:?}:\n{stderr}"
-            );
-        }
-        assert!(
-            self.stdout.is_empty(),
-            "{context}: {} bytes written to standard output",
-            self.stdout.len()
-        );
-    }
 }
 
 /// Runs `args INPUT -o OUTPUT` and `args -` to standard output (for decode with the
@@ -164,7 +43,10 @@ fn check_fails(code: i32, args: &[&str], input: &[u8], output: &str, phrases: &[
         .run(&to_file, None)
         .assert_fails(code, &phrases, &context);
     assert!(!scratch.exists(output), "{context}: output left behind");
-    assert!(scratch.no_temporaries(), "{context}: temporary file left");
+    assert!(
+        scratch.stray_temporaries().is_empty(),
+        "{context}: temporary file left"
+    );
 
     scratch.write(output, SENTINEL);
     scratch
@@ -175,7 +57,10 @@ fn check_fails(code: i32, args: &[&str], input: &[u8], output: &str, phrases: &[
         SENTINEL,
         "{context}"
     );
-    assert!(scratch.no_temporaries(), "{context}: temporary file left");
+    assert!(
+        scratch.stray_temporaries().is_empty(),
+        "{context}: temporary file left"
+    );
 
     let mut to_stdout = [args, &["-"]].concat();
     if args[0] == "decode" && !args.contains(&"--to") {
@@ -246,7 +131,7 @@ fn dtype_is_refused_where_the_document_states_one() {
     let image = image_json(&fixture("png/rgb8.png"));
     let phrases = ["--dtype uint8 does not apply", "a PNG image"];
     usage_fails(&["decode", "--dtype", "uint8"], &image, "out.npy", &phrases);
-    let npy_string = format!("\"{}\"", STANDARD.encode(npy("<i2", "(1,)", &[5, 0])));
+    let npy_string = format!("\"{}\"", STANDARD.encode(npy("'<i2'", "(1,)", &[5, 0])));
     let phrases = ["--dtype int8 does not apply", "a .npy file"];
     usage_fails(
         &["decode", "--dtype", "int8"],
@@ -390,7 +275,7 @@ fn cast_to_the_dtype_the_data_has_is_allowed_and_changes_nothing() {
 
 #[test]
 fn encode_options_apply_to_their_styles_only() {
-    let tensor = npy("<f4", "(2,)", &[0; 8]);
+    let tensor = npy("'<f4'", "(2,)", &[0; 8]);
     let png = fixture("png/rgb8.png");
     let cases: [(&[&str], &[u8], &[&str]); 6] = [
         (
@@ -455,7 +340,7 @@ fn encode_options_that_the_item_shows_do_not_apply() {
         "out.json",
         &phrases,
     );
-    let matrix = npy("<f8", "(1, 1)", &f64::NAN.to_le_bytes());
+    let matrix = npy("'<f8'", "(1, 1)", &f64::NAN.to_le_bytes());
     let phrases = ["--allow-nan does not apply here", "shape [1, 1] as base64"];
     usage_fails(
         &["encode", "--style", "json-tricks", "--allow-nan"],
@@ -470,7 +355,7 @@ fn encode_options_that_the_item_shows_do_not_apply() {
         "o.json",
         &phrases,
     );
-    let scalar = npy("<f8", "()", &f64::NAN.to_le_bytes());
+    let scalar = npy("'<f8'", "()", &f64::NAN.to_le_bytes());
     let out = succeeds(
         &["encode", "--style", "json-tricks", "--allow-nan"],
         &scalar,
@@ -613,7 +498,7 @@ fn a_short_npy_file_fails_before_anything_is_written() {
     // 1 MiB declared, half of it present: more than the output buffer, so that a run that
     // streamed would have written JSON to standard output before failing.
     let declared = 1 << 20;
-    let full = npy("|u1", &format!("({declared},)"), &vec![7; declared]);
+    let full = npy("'|u1'", &format!("({declared},)"), &vec![7; declared]);
     let short = &full[..full.len() - declared / 2];
     let phrases =
         ["data is shorter (524288 bytes) than shape [1048576] x uint8 declares (1048576 bytes)"];
