@@ -9,13 +9,14 @@ mod progress;
 mod signals;
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser};
 use tensorjson::codec::dialect::{ReadOptions, WriteOptions};
+use tensorjson::codec::io::{AlignedReader, AlignedWriter};
 use tensorjson::codec::{self, Format};
 use tensorjson::output::AtomicFile;
 
@@ -109,7 +110,7 @@ struct Input {
 
 fn open_input(path: Option<PathBuf>, quiet: bool) -> Result<Input> {
     let Some(path) = named(path) else {
-        let stdin = BufReader::with_capacity(BUFFER, io::stdin());
+        let stdin = AlignedReader::with_capacity(BUFFER, io::stdin());
         let reader = Box::new(Progress::new(stdin, None, quiet));
         let name = "<stdin>".to_string();
         return Ok(Input {
@@ -122,7 +123,7 @@ fn open_input(path: Option<PathBuf>, quiet: bool) -> Result<Input> {
     let file = File::open(&path).with_context(|| format!("{name}: cannot open"))?;
     let size = file.metadata().ok().map(|metadata| metadata.len());
     let reader = Box::new(Progress::new(
-        BufReader::with_capacity(BUFFER, file),
+        AlignedReader::with_capacity(BUFFER, file),
         size,
         quiet,
     ));
@@ -144,7 +145,7 @@ struct Output {
 }
 
 enum Sink {
-    Stdout(BufWriter<io::Stdout>),
+    Stdout(AlignedWriter<io::Stdout>),
     File(AtomicFile),
 }
 
@@ -152,7 +153,7 @@ impl Output {
     fn open(path: Option<PathBuf>, input: &Input) -> Result<Output> {
         let Some(path) = path else {
             let stdout = standard_output().with_context(|| format!("{STDOUT}: cannot write"))?;
-            let sink = Sink::Stdout(BufWriter::with_capacity(BUFFER, stdout));
+            let sink = Sink::Stdout(AlignedWriter::with_capacity(BUFFER, stdout));
             return Ok(Output::new(sink, STDOUT.to_string()));
         };
         let name = path.display().to_string();

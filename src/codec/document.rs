@@ -6,13 +6,13 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Cursor, Read, Seek, Write};
+use std::io::{self, BufRead, Cursor, Read, Seek, Write};
 
 use serde_json::{Map, Value};
 
 use crate::codec::dialect::open::{open_plan, Source};
 use crate::codec::dialect::{self, Path, Plan, ReadOptions};
-use crate::codec::io::{read_full, read_head, Payload};
+use crate::codec::io::{self as buffers, read_full, read_head, AlignedReader, Payload, BUFFER};
 use crate::codec::json::{self, Scanner, StringReader};
 use crate::codec::model::Item;
 use crate::codec::search;
@@ -46,7 +46,7 @@ impl Blob {
     fn into_payload<'a>(self) -> Box<dyn Payload + 'a> {
         match self {
             Blob::Memory(bytes) => Box::new(Cursor::new(bytes)),
-            Blob::File(file) => Box::new(BufReader::with_capacity(1 << 20, file)),
+            Blob::File(file) => Box::new(AlignedReader::with_capacity(BUFFER, file)),
         }
     }
 
@@ -338,7 +338,7 @@ impl Document {
         text.push(probe[0]);
         let mut spill = Spill::new()?;
         spill.write_all(&text)?;
-        io::copy(&mut string, &mut spill)?;
+        buffers::copy(&mut string, &mut spill)?;
         Ok((spill.into_blob()?, string.into_scanner()?))
     }
 
