@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::codec::b64::DecodeReader;
 use crate::codec::dialect::{fields, list, Compression, Path, Plan, ReadOptions, RAISE_HINT};
 use crate::codec::dtype::ByteOrder;
-use crate::codec::io::{read_head, AlignedReader, Payload, BUFFER};
+use crate::codec::io::{read_head, AlignedReader, Payload};
 use crate::codec::layout::{self, Arrangement};
 use crate::codec::model::{Item, Tensor, TensorHeader};
 use crate::codec::{npy, pngfile};
@@ -83,8 +83,9 @@ pub fn open_plan<'a>(plan: Plan, source: Source<'a>, options: &ReadOptions) -> R
             Ok(Item::Tensor(tensor))
         }
         Plan::Npy { skip: count, .. } => {
+            // Small: it serves the header; the data's large reads go past it.
             let mut decoded =
-                AlignedReader::with_capacity(BUFFER, DecodeReader::new(skip(text, count)?, field));
+                AlignedReader::with_capacity(1 << 16, DecodeReader::new(skip(text, count)?, field));
             let header = npy::read_header(&mut decoded)?;
             options.check_tensor(&header.tensor, header.arrangement())?;
             Ok(Item::Tensor(npy::open(header, decoded)?))
