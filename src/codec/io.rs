@@ -304,6 +304,11 @@ impl<P: Payload + ?Sized> Payload for Box<P> {
         (**self).finish()
     }
 }
+impl<P: Payload> Payload for io::BufReader<P> {
+    fn finish(&mut self) -> Result<()> {
+        self.get_mut().finish()
+    }
+}
 
 /// Any reader whose end needs no check.
 pub struct Plain<R>(pub R);
