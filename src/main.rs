@@ -9,13 +9,14 @@ mod progress;
 mod signals;
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser};
 use tensorjson::codec::dialect::{ReadOptions, WriteOptions};
+use tensorjson::codec::io::{AlignedReader, AlignedWriter};
 use tensorjson::codec::{self, Format};
 use tensorjson::output::AtomicFile;
 
@@ -140,7 +141,7 @@ struct Input {
 fn open_input(path: Option<PathBuf>, quiet: bool) -> Result<Input> {
     let Some(path) = named(path) else {
         let size = regular_stdin_size();
-        let stdin = BufReader::with_capacity(BUFFER, io::stdin());
+        let stdin = AlignedReader::with_capacity(BUFFER, io::stdin());
         let reader = Box::new(Progress::new(stdin, size, quiet));
         let name = "<stdin>".to_string();
         return Ok(Input {
@@ -158,7 +159,7 @@ fn open_input(path: Option<PathBuf>, quiet: bool) -> Result<Input> {
         .filter(|metadata| metadata.is_file())
         .map(|metadata| metadata.len());
     let reader = Box::new(Progress::new(
-        BufReader::with_capacity(BUFFER, file),
+        AlignedReader::with_capacity(BUFFER, file),
         progress_size,
         quiet,
     ));
@@ -200,7 +201,7 @@ struct Output {
 }
 
 enum Sink {
-    Stdout(BufWriter<io::Stdout>),
+    Stdout(AlignedWriter<io::Stdout>),
     File(AtomicFile),
 }
 
@@ -208,7 +209,7 @@ impl Output {
     fn open(path: Option<PathBuf>, input: &Input) -> Result<Output> {
         let Some(path) = path else {
             let stdout = standard_output().with_context(|| format!("{STDOUT}: cannot write"))?;
-            let sink = Sink::Stdout(BufWriter::with_capacity(BUFFER, stdout));
+            let sink = Sink::Stdout(AlignedWriter::with_capacity(BUFFER, stdout));
             return Ok(Output::new(sink, STDOUT.to_string()));
         };
         let name = path.display().to_string();

@@ -2,11 +2,13 @@
 //! only once everything has been written, so a failed run leaves nothing behind.
 
 use std::fs::{File, Metadata};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use tempfile::NamedTempFile;
+
+use crate::codec::io::{AlignedWriter, BUFFER};
 
 /// Temporary files being written, for [`remove_temporaries`] to clean up on a signal, when no
 /// destructor runs. Held while a temporary file is created or renamed, so that a signal never
@@ -48,7 +50,7 @@ fn temporaries() -> MutexGuard<'static, Vec<PathBuf>> {
 /// A file being written; dropped without [`AtomicFile::commit`], it is removed.
 pub struct AtomicFile {
     target: PathBuf,
-    writer: BufWriter<Destination>,
+    writer: AlignedWriter<Destination>,
 }
 
 /// Where the bytes go until [`AtomicFile::commit`].
@@ -73,7 +75,7 @@ impl AtomicFile {
         };
         Ok(AtomicFile {
             target,
-            writer: BufWriter::with_capacity(1 << 20, destination),
+            writer: AlignedWriter::with_capacity(BUFFER, destination),
         })
     }
 
@@ -81,10 +83,7 @@ impl AtomicFile {
     /// killed run; the file is not synced to disk (as `cp` and `base64` do not sync), which
     /// would cost more than the whole encoding.
     pub fn commit(self) -> io::Result<File> {
-        let destination = self
-            .writer
-            .into_inner()
-            .map_err(|error| error.into_error())?;
+        let destination = self.writer.into_inner()?;
         let temporary = match destination {
             Destination::InPlace(file) => return Ok(file),
             Destination::Temporary(temporary) => temporary,

@@ -8,7 +8,7 @@ use base64::engine::general_purpose::{GeneralPurposeConfig, PAD};
 use base64::engine::{DecodePaddingMode, Simd};
 use base64::Engine as _;
 
-use crate::codec::io::{read_full, Payload};
+use crate::codec::io::{read_full, AlignedBuf, Payload};
 use crate::error::Error;
 
 /// Bytes of binary input per encoded chunk: a multiple of 3, so chunks join without padding.
@@ -26,21 +26,21 @@ fn lenient() -> GeneralPurposeConfig {
 /// Input larger than one chunk is read and encoded on a second thread while this one
 /// writes, so a run costs the slower of the two sides rather than their sum.
 pub fn encode_stream(reader: &mut (dyn Read + Send), out: &mut dyn Write) -> io::Result<u64> {
-    let mut input = vec![0u8; ENCODE_CHUNK];
+    let mut input = AlignedBuf::new(ENCODE_CHUNK);
     let filled = read_full(reader, &mut input)?;
-    let mut output = vec![0u8; ENCODE_CHUNK / 3 * 4];
-    encode_chunk(&input[..filled], &mut output);
-    out.write_all(&output)?;
+    let mut output = AlignedBuf::new(ENCODE_CHUNK / 3 * 4);
+    let written = encode_chunk(&input[..filled], &mut output);
+    out.write_all(&output[..written])?;
     if filled < ENCODE_CHUNK {
         return Ok(filled as u64);
     }
     let rest = thread::scope(|scope| {
-        let (full_tx, full_rx) = mpsc::sync_channel::<Vec<u8>>(1);
-        let (empty_tx, empty_rx) = mpsc::channel::<Vec<u8>>();
+        let (full_tx, full_rx) = mpsc::sync_channel::<Encoded>(1);
+        let (empty_tx, empty_rx) = mpsc::channel::<AlignedBuf>();
         // Two buffers in turn: one being filled while the other is written. Both are made
         // here, so the second thread allocates nothing.
         let _ = empty_tx.send(output);
-        let _ = empty_tx.send(vec![0u8; ENCODE_CHUNK / 3 * 4]);
+        let _ = empty_tx.send(AlignedBuf::new(ENCODE_CHUNK / 3 * 4));
         let producer = scope.spawn(move || produce(reader, input, empty_rx, full_tx));
         let written = consume(out, full_rx, empty_tx);
         // The producer stops on its own once the channels close, which returning from
@@ -53,21 +53,22 @@ pub fn encode_stream(reader: &mut (dyn Read + Send), out: &mut dyn Write) -> io:
     Ok(filled as u64 + rest)
 }
 
-/// Encodes `input` into the front of `output` and cuts `output` to the encoded length.
-fn encode_chunk(input: &[u8], output: &mut Vec<u8>) {
-    output.resize(input.len().div_ceil(3) * 4, 0);
-    let written = Simd::standard(PAD)
+/// A buffer of encoded text, and how much of it is filled.
+type Encoded = (AlignedBuf, usize);
+
+/// Encodes `input` into the front of `output`; returns the encoded length.
+fn encode_chunk(input: &[u8], output: &mut [u8]) -> usize {
+    Simd::standard(PAD)
         .encode_slice(input, output)
-        .expect("output buffer holds a whole encoded chunk");
-    output.truncate(written);
+        .expect("output buffer holds a whole encoded chunk")
 }
 
 /// The reading side of [`encode_stream`]: encodes chunks into buffers the writer hands back.
 fn produce(
     reader: &mut (dyn Read + Send),
-    mut input: Vec<u8>,
-    empty: mpsc::Receiver<Vec<u8>>,
-    full: mpsc::SyncSender<Vec<u8>>,
+    mut input: AlignedBuf,
+    empty: mpsc::Receiver<AlignedBuf>,
+    full: mpsc::SyncSender<Encoded>,
 ) -> io::Result<u64> {
     let mut total = 0u64;
     loop {
@@ -79,8 +80,8 @@ fn produce(
         let Ok(mut output) = empty.recv() else {
             return Ok(total); // the writer failed and reports why
         };
-        encode_chunk(&input[..filled], &mut output);
-        if full.send(output).is_err() || filled < input.len() {
+        let written = encode_chunk(&input[..filled], &mut output);
+        if full.send((output, written)).is_err() || filled < input.len() {
             return Ok(total);
         }
     }
@@ -89,11 +90,11 @@ fn produce(
 /// The writing side of [`encode_stream`].
 fn consume(
     out: &mut dyn Write,
-    full: mpsc::Receiver<Vec<u8>>,
-    empty: mpsc::Sender<Vec<u8>>,
+    full: mpsc::Receiver<Encoded>,
+    empty: mpsc::Sender<AlignedBuf>,
 ) -> io::Result<()> {
-    for output in full {
-        out.write_all(&output)?;
+    for (output, written) in full {
+        out.write_all(&output[..written])?;
         let _ = empty.send(output);
     }
     Ok(())
@@ -104,10 +105,12 @@ fn consume(
 pub struct DecodeReader<R> {
     inner: R,
     field: String,
-    text: Vec<u8>,
+    text: AlignedBuf,
     /// Characters in `text` carried over because they did not fill a quantum of four.
     carry: usize,
-    decoded: Vec<u8>,
+    decoded: AlignedBuf,
+    /// Bytes of `decoded` filled, and how many of them were handed out.
+    decoded_len: usize,
     position: usize,
     consumed: u64,
     at_end: bool,
@@ -119,9 +122,10 @@ impl<R: Read> DecodeReader<R> {
         DecodeReader {
             inner,
             field: field.into(),
-            text: vec![0u8; DECODE_CHUNK],
+            text: AlignedBuf::new(DECODE_CHUNK),
             carry: 0,
-            decoded: Vec::with_capacity(DECODE_CHUNK / 4 * 3),
+            decoded: AlignedBuf::new(DECODE_CHUNK / 4 * 3 + 3),
+            decoded_len: 0,
             position: 0,
             consumed: 0,
             at_end: false,
@@ -177,9 +181,7 @@ impl<R: Read> DecodeReader<R> {
         engine: &Simd,
         usable: usize,
     ) -> Result<(), base64::DecodeSliceError> {
-        self.decoded.resize(usable / 4 * 3 + 3, 0);
-        let written = engine.decode_slice(&self.text[..usable], &mut self.decoded)?;
-        self.decoded.truncate(written);
+        self.decoded_len = engine.decode_slice(&self.text[..usable], &mut self.decoded)?;
         self.position = 0;
         Ok(())
     }
@@ -236,13 +238,13 @@ fn strip_whitespace(text: &mut [u8]) -> usize {
 
 impl<R: Read> Read for DecodeReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.position == self.decoded.len() {
+        while self.position == self.decoded_len {
             if self.at_end {
                 return Ok(0);
             }
             self.refill()?;
         }
-        let count = buf.len().min(self.decoded.len() - self.position);
+        let count = buf.len().min(self.decoded_len - self.position);
         buf[..count].copy_from_slice(&self.decoded[self.position..self.position + count]);
         self.position += count;
         Ok(count)

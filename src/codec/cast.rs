@@ -5,7 +5,7 @@
 use std::io::{self, Read};
 
 use crate::codec::dtype::Dtype;
-use crate::codec::io::{read_full, Payload};
+use crate::codec::io::{read_full, AlignedBuf, Payload};
 use crate::codec::model::{Tensor, TensorHeader};
 use crate::codec::numbers::{double_to_half, half_value};
 use crate::error::{Error, Result};
@@ -26,7 +26,7 @@ pub fn cast(tensor: Tensor<'_>, to: Dtype) -> Result<Tensor<'_>> {
         source: tensor,
         from,
         to,
-        input: vec![0u8; CHUNK * from.itemsize()],
+        input: AlignedBuf::new(CHUNK * from.itemsize()),
         output: Vec::with_capacity(CHUNK * to.itemsize()),
         position: 0,
         index: 0,
@@ -38,7 +38,7 @@ struct Cast<'a> {
     source: Tensor<'a>,
     from: Dtype,
     to: Dtype,
-    input: Vec<u8>,
+    input: AlignedBuf,
     output: Vec<u8>,
     position: usize,
     /// Flat C-order index of the next element, for messages.

@@ -6,14 +6,14 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Cursor, Read, Seek, Write};
+use std::io::{self, BufRead, Cursor, Read, Seek, Write};
 
 use serde_json::{Map, Value};
 
 use crate::codec::b64::DecodeReader;
 use crate::codec::dialect::open::{field_name, open_plan, Source};
 use crate::codec::dialect::{self, Path, Plan, ReadOptions};
-use crate::codec::io::{read_head, Payload};
+use crate::codec::io::{read_head, AlignedBuf, AlignedReader, Payload, BUFFER};
 use crate::codec::json::{self, Scanner, StringReader};
 use crate::codec::model::Item;
 use crate::codec::search;
@@ -47,7 +47,7 @@ impl Blob {
     fn into_payload<'a>(self) -> Box<dyn Payload + 'a> {
         match self {
             Blob::Memory(bytes) => Box::new(Cursor::new(bytes)),
-            Blob::File(file) => Box::new(BufReader::with_capacity(1 << 20, file)),
+            Blob::File(file) => Box::new(AlignedReader::with_capacity(BUFFER, file)),
         }
     }
 
@@ -384,7 +384,7 @@ impl Document {
         let limit = SPILL.min(self.memory_left());
         let mut bytes = Vec::new();
         let mut spill: Option<Spill> = None;
-        let mut chunk = vec![0u8; 1 << 20];
+        let mut chunk = AlignedBuf::new(BUFFER);
         let error = loop {
             let count = match decoder.read(&mut chunk) {
                 Ok(0) => break None,

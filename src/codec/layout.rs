@@ -5,7 +5,7 @@ use std::io::{self, Read};
 use ndarray::{ArrayViewD, IxDyn, ShapeBuilder};
 
 use crate::codec::dtype::ByteOrder;
-use crate::codec::io::{read_full, Payload};
+use crate::codec::io::{read_full, AlignedBuf, Payload, BUFFER};
 use crate::codec::model::{Tensor, TensorHeader};
 use crate::error::Result;
 
@@ -102,7 +102,7 @@ pub fn fortran_to_c(bytes: &[u8], shape: &[usize], itemsize: usize) -> Vec<u8> {
 pub struct SwapReader<R> {
     inner: R,
     unit: usize,
-    buffer: Vec<u8>,
+    buffer: AlignedBuf,
     position: usize,
     filled: usize,
 }
@@ -112,7 +112,7 @@ impl<R: Read> SwapReader<R> {
         SwapReader {
             inner,
             unit,
-            buffer: vec![0u8; 1 << 20],
+            buffer: AlignedBuf::new(BUFFER),
             position: 0,
             filled: 0,
         }

@@ -2,13 +2,13 @@
 //! dialects (KServe `data`, json-tricks `__ndarray__`, TF Serving `instances`). Reading infers
 //! the dtype as numpy would, unless told; writing streams the elements.
 
-use std::io::{BufReader, Cursor, Read, Write};
+use std::io::{Cursor, Read, Write};
 
 use serde_json::Value;
 
 use crate::codec::dialect::{fields, path, Plan, ReadOptions, WriteOptions};
 use crate::codec::dtype::Dtype;
-use crate::codec::io::read_full;
+use crate::codec::io::{read_full, AlignedReader};
 use crate::codec::json;
 use crate::codec::layout::{self, Arrangement};
 use crate::codec::model::{Item, Tensor, TensorHeader};
@@ -387,7 +387,7 @@ pub fn write_values(
         vec![tensor.header.shape.iter().product()]
     };
     let mut elements = Elements {
-        reader: BufReader::with_capacity(1 << 16, tensor),
+        reader: AlignedReader::with_capacity(1 << 16, tensor),
         dtype,
         allow_nan: options.allow_nan,
         index: 0,
@@ -406,7 +406,7 @@ pub fn write_values(
 const TEXT_BATCH: usize = 64 << 10;
 
 struct Elements<'t, 'a, 'o> {
-    reader: BufReader<&'t mut Tensor<'a>>,
+    reader: AlignedReader<&'t mut Tensor<'a>>,
     dtype: Dtype,
     allow_nan: bool,
     index: u64,

@@ -1,14 +1,14 @@
 //! Opening a plan: the payload it points at, read as the plan says (base64, compression,
 //! byte order, memory order, a view), into the model.
 
-use std::io::{self, BufReader, Cursor, Read};
+use std::io::{self, Cursor, Read};
 
 use serde_json::Value;
 
 use crate::codec::b64::DecodeReader;
 use crate::codec::dialect::{fields, list, Compression, Path, Plan, ReadOptions, RAISE_HINT};
 use crate::codec::dtype::ByteOrder;
-use crate::codec::io::{read_head, Payload};
+use crate::codec::io::{read_head, AlignedReader, Payload};
 use crate::codec::layout::{self, Arrangement};
 use crate::codec::model::{Item, Tensor, TensorHeader};
 use crate::codec::{npy, pngfile, search};
@@ -128,7 +128,8 @@ fn open_any<'a>(plan: Plan, source: Source<'a>, options: &ReadOptions) -> Result
             Ok(Item::Tensor(tensor))
         }
         Plan::Npy { skip: count, .. } => {
-            let mut decoded = BufReader::new(base64(text, count, &field)?);
+            // Small: it serves the header; the data's large reads go past it.
+            let mut decoded = AlignedReader::with_capacity(1 << 16, base64(text, count, &field)?);
             let header = npy::read_header(&mut decoded)?;
             options.check_tensor(&header.tensor, header.arrangement())?;
             Ok(Item::Tensor(npy::open(header, decoded)?))
