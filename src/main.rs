@@ -233,6 +233,7 @@ fn encode(args: EncodeArgs, quiet: bool) -> Result<()> {
         name: args.name,
         allow_nan: args.allow_nan,
         raw: args.raw,
+        threads: args.threads,
     };
     let name = input.name;
     let item = codec::read_binary(input.reader).with_context(|| name.clone())?;

@@ -13,6 +13,7 @@ pub mod npy;
 pub mod numbers;
 pub mod pngfile;
 pub mod search;
+pub mod zlib;
 
 use std::io::{BufRead, Cursor, Read, Write};
 
