@@ -61,14 +61,18 @@ fn deflate_in_blocks<T>(
     let (order_tx, order_rx) = mpsc::sync_channel::<Pending>(threads);
     let (job_tx, job_rx) = mpsc::channel::<Job>();
     let job_rx = Mutex::new(job_rx);
+    // Buffers done with, back to the reading thread to be filled again.
+    let (spare_tx, spare_rx) = mpsc::channel::<Vec<u8>>();
     thread::scope(|scope| {
         for _ in 0..threads {
             let job_rx = &job_rx;
-            scope.spawn(move || work(job_rx));
+            let spare = spare_tx.clone();
+            scope.spawn(move || work(job_rx, spare));
         }
-        scope.spawn(move || dispatch(reader, block, job_tx, order_tx));
+        scope.spawn(move || dispatch(reader, block, spare_rx, job_tx, order_tx));
         let mut stream = Joined {
             blocks: order_rx,
+            spare: spare_tx,
             current: header(level()).to_vec(),
             position: 0,
             adler: 1,
@@ -99,6 +103,8 @@ fn header(level: flate2::Compression) -> [u8; 2] {
 
 struct Job {
     data: Vec<u8>,
+    /// A buffer for the deflated data.
+    out: Vec<u8>,
     /// The end of the previous block, or nothing for the first.
     dictionary: Vec<u8>,
     last: bool,
@@ -118,12 +124,15 @@ type Pending = mpsc::Receiver<io::Result<Block>>;
 fn dispatch(
     reader: &mut (dyn Read + Send),
     block: usize,
+    spare: mpsc::Receiver<Vec<u8>>,
     jobs: mpsc::Sender<Job>,
     order: mpsc::SyncSender<Pending>,
 ) {
     let mut dictionary = Vec::new();
     loop {
-        let mut data = vec![0u8; block];
+        // What a spare buffer holds is overwritten, or cut off.
+        let mut data = spare.try_recv().unwrap_or_default();
+        data.resize(block, 0);
         let (result, pending) = mpsc::sync_channel(1);
         let filled = match read_full(reader, &mut data) {
             Ok(filled) => filled,
@@ -145,6 +154,7 @@ fn dispatch(
         };
         let job = Job {
             data,
+            out: spare.try_recv().unwrap_or_default(),
             dictionary,
             last,
             result,
@@ -157,7 +167,7 @@ fn dispatch(
 }
 
 /// A deflating thread.
-fn work(jobs: &Mutex<mpsc::Receiver<Job>>) {
+fn work(jobs: &Mutex<mpsc::Receiver<Job>>, spare: mpsc::Sender<Vec<u8>>) {
     let mut compress = Compress::new(level(), false);
     loop {
         let job = jobs.lock().unwrap_or_else(PoisonError::into_inner).recv();
@@ -165,7 +175,7 @@ fn work(jobs: &Mutex<mpsc::Receiver<Job>>) {
             return;
         };
         compress.reset();
-        let deflated = deflate_block(&mut compress, &job.data, &job.dictionary, job.last);
+        let deflated = deflate_block(&mut compress, &job.data, &job.dictionary, job.last, job.out);
         let block = deflated.map(|deflated| Block {
             deflated,
             adler: adler32(1, &job.data),
@@ -173,6 +183,7 @@ fn work(jobs: &Mutex<mpsc::Receiver<Job>>) {
             last: job.last,
         });
         let _ = job.result.send(block);
+        let _ = spare.send(job.data);
     }
 }
 
@@ -183,6 +194,7 @@ fn deflate_block(
     data: &[u8],
     dictionary: &[u8],
     last: bool,
+    mut out: Vec<u8>,
 ) -> io::Result<Vec<u8>> {
     if !dictionary.is_empty() {
         compress
@@ -195,7 +207,8 @@ fn deflate_block(
         FlushCompress::Sync
     };
     // Room for incompressible data, which the fastest level grows by up to 1/8.
-    let mut out = Vec::with_capacity(data.len() + data.len() / 8 + 64);
+    out.clear();
+    out.reserve(data.len() + data.len() / 8 + 64);
     let start = compress.total_in();
     loop {
         let consumed = (compress.total_in() - start) as usize;
@@ -220,6 +233,7 @@ fn deflate_block(
 /// The stream's reader: the header, the blocks in order, then the Adler-32.
 struct Joined {
     blocks: mpsc::Receiver<Pending>,
+    spare: mpsc::Sender<Vec<u8>>,
     current: Vec<u8>,
     position: usize,
     adler: u32,
@@ -232,7 +246,8 @@ impl Joined {
         let pending = self.blocks.recv().map_err(|_| stopped())?;
         let block = pending.recv().map_err(|_| stopped())??;
         self.adler = adler32_combine(self.adler, block.adler, block.length as u64);
-        self.current = block.deflated;
+        let done_with = std::mem::replace(&mut self.current, block.deflated);
+        let _ = self.spare.send(done_with);
         self.position = 0;
         if block.last {
             self.current.extend_from_slice(&self.adler.to_be_bytes());
