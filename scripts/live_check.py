@@ -10,7 +10,7 @@ libraries:
 
   encode  .npy -> envelope   every dtype x byte order x memory order, 0-d, empty
   decode  envelope -> .npy   (Python-written envelopes), also via --compress zlib
-  zlib    --compress zlib --threads 1|2|3 around the 1 MiB blocks, read by zlib.decompress
+  zlib    --compress zlib --threads 1|2|3 around the 256 KiB blocks, read by zlib.decompress
   pipe    stdin/stdout forms (`encode -`, `decode - --to npy|png`)
   image   PNG -> image envelope -> pixels; arrays -> PNG read back by Pillow;
           `decode --layout chw` pixels == np.asarray(Image.open(f)).transpose(2, 0, 1)
@@ -331,8 +331,8 @@ class Runner(harness.Runner):
 
     def zlib_blocks(self) -> None:
         """--compress zlib on several threads is one zlib stream Python's zlib reads whole:
-        sizes around the 1 MiB blocks, thread counts 1, 2, 3."""
-        block = 1 << 20
+        sizes around the 256 KiB blocks, thread counts 1, 2, 3."""
+        block = 256 << 10
         rng = np.random.default_rng(11)
         # Compressible (a slow wave) but not trivially so (noise in the low bits).
         wave = ((np.arange(4 * block) // 4096) % 200).astype(np.float32)
