@@ -132,7 +132,7 @@ fn dispatch(
     let mut dictionary = Vec::new();
     loop {
         // What a spare buffer holds is overwritten, or cut off.
-        let mut data = spare.try_recv().unwrap_or_default();
+        let mut data = spare.try_recv().unwrap_or_else(|_| buffer(block));
         data.resize(block, 0);
         let (result, pending) = mpsc::sync_channel(1);
         let filled = match read_full(reader, &mut data) {
@@ -155,7 +155,7 @@ fn dispatch(
         };
         let job = Job {
             data,
-            out: spare.try_recv().unwrap_or_default(),
+            out: spare.try_recv().unwrap_or_else(|_| buffer(block)),
             dictionary,
             last,
             result,
@@ -165,6 +165,18 @@ fn dispatch(
         }
         dictionary = next;
     }
+}
+
+/// Room for `length` bytes deflated when they do not compress: the fastest level writes
+/// such bytes with fixed codes, up to 9 bits each.
+fn room(length: usize) -> usize {
+    length + length / 8 + 64
+}
+
+/// A buffer for a block's input or its output: all are alike, so that any can be reused
+/// for either without growing.
+fn buffer(block: usize) -> Vec<u8> {
+    Vec::with_capacity(room(block))
 }
 
 /// A deflating thread.
@@ -207,9 +219,8 @@ fn deflate_block(
     } else {
         FlushCompress::Sync
     };
-    // Room for incompressible data, which the fastest level grows by up to 1/8.
     out.clear();
-    out.reserve(data.len() + data.len() / 8 + 64);
+    out.reserve(room(data.len()));
     let start = compress.total_in();
     loop {
         let consumed = (compress.total_in() - start) as usize;
