@@ -10,6 +10,7 @@ libraries:
 
   encode  .npy -> envelope   every dtype x byte order x memory order, 0-d, empty
   decode  envelope -> .npy   (Python-written envelopes), also via --compress zlib
+  zlib    --compress zlib --threads 1|2|3 around the 256 KiB blocks, read by zlib.decompress
   pipe    stdin/stdout forms (`encode -`, `decode - --to npy|png`)
   image   PNG -> image envelope -> pixels; arrays -> PNG read back by Pillow;
           `decode --layout chw` pixels == np.asarray(Image.open(f)).transpose(2, 0, 1)
@@ -20,7 +21,7 @@ One line per check, then a summary line `N passed, M failed`; exit status 1 if
 any check failed (or the binary is missing), 0 otherwise.
 
 CLI contract exercised:
-    tensorjson encode [INPUT] [-o OUTPUT] [--compress zlib] [--pretty]
+    tensorjson encode [INPUT] [-o OUTPUT] [--compress zlib [--threads N]] [--pretty]
     tensorjson decode [INPUT] [-o OUTPUT] [--to npy|png] [--layout hwc|chw] [--cast DTYPE]
 """
 
@@ -328,6 +329,30 @@ class Runner(harness.Runner):
 
         self.check("decode  .npy output byte for byte as numpy.save, header padding edges", header_bytes)
 
+    def zlib_blocks(self) -> None:
+        """--compress zlib on several threads is one zlib stream Python's zlib reads whole:
+        sizes around the 256 KiB blocks, thread counts 1, 2, 3."""
+        block = 256 << 10
+        rng = np.random.default_rng(11)
+        # Compressible (a slow wave) but not trivially so (noise in the low bits).
+        wave = ((np.arange(4 * block) // 4096) % 200).astype(np.float32)
+        wave += rng.integers(0, 4, wave.size).astype(np.float32) / 4
+        source = wave.view(np.uint8)
+        for size in [block - 1, block, block + 1, 3 * block + 5]:
+            arr = source[:size].copy()
+            for threads in [1, 2, 3]:
+                def run(d: Path, arr=arr, threads=threads):
+                    np.save(d / "x.npy", arr, allow_pickle=False)
+                    self.tool.run("encode", d / "x.npy", "--compress", "zlib",
+                                  "--threads", str(threads), "-o", d / "z.json")
+                    obj, _ = parse_pairs(written(d / "z.json"), "z.json")
+                    raw = zlib.decompress(base64.b64decode(obj["data"], validate=True))
+                    expect(raw == arr.tobytes(), f"z.json: {len(raw)} bytes inflated, "
+                           f"not the {arr.nbytes} written")
+                    self.tool.run("decode", d / "z.json", "-o", d / "z.npy")
+                    same_array(load_npy(d / "z.npy", "z.npy"), arr, "z.npy")
+                self.check(f"zlib    {size} bytes, --threads {threads}", run)
+
     # ---- (d): images ------------------------------------------------------
 
     def png_to_envelope(self) -> None:
@@ -612,6 +637,7 @@ class Runner(harness.Runner):
 def main(argv: list[str]) -> int:
     def run(runner: Runner) -> None:
         runner.all_tensors()
+        runner.zlib_blocks()
         runner.png_to_envelope()
         runner.array_to_png()
         runner.image_chw()

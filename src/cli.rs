@@ -1,6 +1,7 @@
 //! The command line, declared with clap. Only this file and `main.rs` know about clap.
 
 use std::fmt;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::str::FromStr;
 
@@ -66,6 +67,10 @@ pub struct EncodeArgs {
     /// With --style data-url, print the URL as bare text rather than a JSON string.
     #[arg(long)]
     pub raw: bool,
+    /// Threads compressing with --compress (default: every core); 1 writes the
+    /// single-threaded zlib stream of earlier versions.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<NonZeroUsize>,
 }
 
 #[derive(Args, Debug)]

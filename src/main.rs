@@ -78,6 +78,7 @@ fn encode(args: EncodeArgs, quiet: bool) -> Result<()> {
         name: args.name,
         allow_nan: args.allow_nan,
         raw: args.raw,
+        threads: args.threads,
     };
     let style = args.style.into();
     // Before any input is read: options the style does not use are refused at once.

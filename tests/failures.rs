@@ -1228,6 +1228,8 @@ fn bad_arguments_are_usage_errors() {
         &["decode", "good.json", "--to", "bmp"][..],
         &["encode", "x.npy", "--style", "nonsense"][..],
         &["encode", "x.npy", "--compress", "gzip"][..],
+        &["encode", "x.npy", "--compress", "zlib", "--threads", "0"][..],
+        &["encode", "x.npy", "--compress", "zlib", "--threads", "many"][..],
         &["decode", "good.json", "--to", "npy", "--max-bytes", "lots"][..],
         &["decode", "good.json", "--to", "npy", "--max-bytes", "-1"][..],
         &["frobnicate"][..],

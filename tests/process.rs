@@ -344,21 +344,27 @@ fn a_file_size_limit_is_a_write_error_naming_the_output() {
 #[test]
 fn a_full_disk_on_standard_output_names_it() {
     let scratch = Scratch::new();
-    // Past the output buffer, and within it (the error comes at the final flush then).
-    for (name, size) in [("big.npy", 4 << 20), ("small.npy", 100)] {
-        scratch.write(name, &npy_of_size(size));
+    // Past the output buffer, and within it (the error comes at the final flush then); and
+    // with zlib on several threads, which stop when the output fails.
+    scratch.write("big.npy", &npy_of_size(4 << 20));
+    scratch.write("small.npy", &npy_of_size(100));
+    for args in [
+        &["encode", "big.npy"][..],
+        &["encode", "small.npy"][..],
+        &["encode", "big.npy", "--compress", "zlib", "--threads", "3"][..],
+    ] {
         let full = fs::OpenOptions::new()
             .write(true)
             .open("/dev/full")
             .unwrap();
         let mut command = scratch.command(BIN);
-        command.args(["encode", name]).stdout(full);
+        command.args(args).stdout(full);
         let run = finish(command);
         run.assert_failure(
             1,
             "error: standard output: cannot write: ",
             &["No space left on device"],
-            &format!("encode {name} > /dev/full"),
+            &format!("{args:?} > /dev/full"),
         );
     }
 }

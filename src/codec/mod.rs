@@ -14,6 +14,7 @@ pub mod numbers;
 pub mod pngfile;
 pub mod search;
 pub mod sniff;
+pub mod zlib;
 
 use std::io::{BufRead, Cursor, Read, Write};
 

@@ -18,6 +18,7 @@ use crate::codec::dialect::{
 };
 use crate::codec::layout::Arrangement;
 use crate::codec::model::{Image, Item, Tensor};
+use crate::codec::zlib;
 use crate::error::{Error, Result};
 
 pub const READER: ObjectReader = ObjectReader {
@@ -104,9 +105,10 @@ fn write_tensor(tensor: &mut Tensor, out: &mut dyn Write, options: &WriteOptions
     object.value("shape", json!(tensor.header.shape))?;
     if zlib {
         object.value("compression", json!(Compression::Zlib.name()))?;
-        // The fastest level: at base64 speeds, higher levels cost far more than they save.
-        let mut deflated = flate2::read::ZlibEncoder::new(tensor, flate2::Compression::fast());
-        object.base64("data", "", &mut deflated)?;
+        let threads = options.threads.unwrap_or_else(zlib::default_threads);
+        zlib::deflate_with(tensor, threads, |deflated| {
+            object.base64("data", "", deflated)
+        })?;
     } else {
         object.base64("data", "", tensor)?;
     }

@@ -1,6 +1,7 @@
 //! Writing JSON objects member by member, so that a payload can stream into its place.
 
 use std::io::{Read, Write};
+use std::num::NonZeroUsize;
 
 use serde_json::Value;
 
@@ -21,6 +22,9 @@ pub struct WriteOptions {
     pub allow_nan: bool,
     /// Write a data URL as bare text rather than as a JSON string.
     pub raw: bool,
+    /// Threads compressing a tensor's bytes (`compression`); `None` for every core this
+    /// process may use. One thread writes the same zlib stream as before there were more.
+    pub threads: Option<NonZeroUsize>,
 }
 
 /// An open JSON object (or a list holding one) being written.
