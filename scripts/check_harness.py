@@ -50,12 +50,13 @@ class Tool:
         return proc.stdout
 
     def refuse(self, *args, stdin: bytes | None = None, phrase: str | None = None,
-               out: Path | None = None) -> str:
-        """The binary must fail with exit 1, an `error:` message, and no output file."""
+               out: Path | None = None, code: int = 1) -> str:
+        """The binary must fail with exit `code` (1, or 2 for bad usage), an `error:` message,
+        and no output file."""
         proc = self.raw(*args, stdin=stdin)
         err = proc.stderr.decode("utf-8", "replace")
-        expect(proc.returncode == 1,
-               f"`tensorjson {' '.join(map(str, args))}` exited {proc.returncode}, want 1 (refusal); "
+        expect(proc.returncode == code,
+               f"`tensorjson {' '.join(map(str, args))}` exited {proc.returncode}, want {code}; "
                f"stderr: {err.strip()[:200]!r}")
         expect(err.startswith("error:"), f"stderr does not start with 'error:': {err[:120]!r}")
         if phrase is not None:

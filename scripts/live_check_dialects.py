@@ -395,16 +395,19 @@ class Runner(harness.Runner):
                        nan_default)
 
             def nan_allowed(d: Path, arr=arr):
-                out = self.encode(d, arr, "--style", "json-tricks", "--allow-nan")
-                obj = lax_json(out, "stdout")
+                # A (3, 4) array is written as base64, where --allow-nan does nothing: a usage
+                # error, not silently ignored. A 0-d one is a bare number, where it applies.
+                np.save(d / "x.npy", arr, allow_pickle=False)
+                self.tool.refuse("encode", d / "x.npy", "--style", "json-tricks", "--allow-nan",
+                                 phrase="--allow-nan", code=2)
+                scalar = arr.reshape(-1)[:1].reshape(())
+                out = self.encode(d, scalar, "--style", "json-tricks", "--allow-nan")
                 back = np.asarray(jt().loads(out.decode("utf-8")))
-                if isinstance(obj.get("__ndarray__"), str):
-                    same_array(back, arr, "json_tricks.loads (binary form)")
-                elif arr.dtype.kind == "c":
-                    expect(back.dtype == arr.dtype and back.shape == arr.shape, "dtype/shape")
-                else:
-                    same_values_nan(back, arr, "json_tricks.loads (list form, NaN tokens)")
-            self.check(f"json-tricks encode --allow-nan -> loads  {describe(arr)}", nan_allowed)
+                expect(back.dtype == scalar.dtype and back.shape == (), "dtype/shape")
+                if arr.dtype.kind != "c":
+                    same_values_nan(back, scalar, "json_tricks.loads (0-d, NaN token)")
+            self.check(f"json-tricks encode --allow-nan: usage error for base64, tokens for 0-d  "
+                       f"{describe(arr)}", nan_allowed)
 
         # (b) json_tricks.dumps -> tensorjson decode, every form
         for name in DTYPES:
