@@ -216,3 +216,95 @@ fn long_strings_are_decoded_as_they_arrive_and_errors_kept_for_when_they_are_rea
     );
     assert_eq!(decoded(&json, &[]).2, bytes);
 }
+
+#[test]
+fn every_list_tensorjson_writes_it_reads_back_at_any_size() {
+    // Over 16 MiB of JSON numbers, the most a list once could be, read back under a memory
+    // limit far below what parsing it whole takes. Square roots write as 9 or so digits.
+    let values: Vec<f32> = (0..2_000_000).map(|index| (index as f32).sqrt()).collect();
+    let bytes = f32_bytes(&values);
+    let dir = tempfile::tempdir().unwrap();
+    let npy = dir.path().join("x.npy");
+    let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1000, 2000), }";
+    std::fs::write(&npy, npy_file((1, 0), header, &bytes)).unwrap();
+    for style in ["kserve", "list"] {
+        let json = dir.path().join(format!("{style}.json"));
+        let status = Command::new(BIN)
+            .args(["encode", "x.npy", "--style", style, "-o"])
+            .arg(&json)
+            .current_dir(dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success(), "{style}");
+        assert!(
+            std::fs::metadata(&json).unwrap().len() > 16 << 20,
+            "{style}"
+        );
+        let extra = if style == "kserve" {
+            ""
+        } else {
+            "--dtype float32"
+        };
+        let script =
+            format!("ulimit -v 200000; exec \"$0\" decode {style}.json -o {style}.npy {extra}");
+        let output = Command::new("sh")
+            .current_dir(dir.path())
+            .args(["-c", &script, BIN])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{style}: {stderr}");
+        let back = std::fs::read(dir.path().join(format!("{style}.npy"))).unwrap();
+        assert_eq!(&back[back.len() - bytes.len()..], &bytes[..], "{style}");
+    }
+}
+
+#[test]
+fn long_lists_are_read_as_numpy_reads_them() {
+    // Past 64 KiB a list streams; numpy's rules hold there as for short ones.
+    let rows: Vec<String> = (0..20_000)
+        .map(|index| format!("[{index},-{index}]"))
+        .collect();
+    let json = format!("[{}]", rows.join(","));
+    let (dtype, shape, data) = decoded(&json, &[]);
+    assert_eq!((dtype.as_str(), shape), ("int64", vec![20_000, 2]));
+    assert_eq!(
+        data[16..32],
+        [1i64, -1]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect::<Vec<u8>>()[..]
+    );
+    // int64 with uint64 is float64, as in numpy.
+    let json = format!("[{},18446744073709551615]", vec!["-1"; 30_000].join(","));
+    assert_eq!(decoded(&json, &[]).0, "float64");
+    let fail = |json: &str, extra: &[&str], phrase: &str| {
+        let output = run(
+            &[&["decode", "--to", "npy"][..], extra].concat(),
+            json.as_bytes(),
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(phrase), "{stderr}");
+    };
+    let ragged = format!("[{},[1]]", rows.join(","));
+    fail(&ragged, &[], "ragged");
+    let big = format!(
+        "[{},123456789012345678901234567890]",
+        vec!["1"; 30_000].join(",")
+    );
+    fail(&big, &[], "does not fit in 64 bits");
+    let over = format!("[{},300]", vec!["1"; 30_000].join(","));
+    fail(
+        &over,
+        &["--dtype", "uint8"],
+        "element 30000 (300) is outside the range of uint8",
+    );
+    // A long list beside the payload is only outlined; the payload is read.
+    let one = envelope("uint8", "[2]", &[1, 2]);
+    let json = format!(
+        r#"{{"noise": [{}], "result": {one}}}"#,
+        vec!["0.5"; 30_000].join(",")
+    );
+    assert_eq!(decoded(&json, &[]).2, [1, 2]);
+}

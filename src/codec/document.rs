@@ -11,6 +11,7 @@ use std::io::{self, BufRead, Cursor, Read, Seek, Write};
 use serde_json::{Map, Value};
 
 use crate::codec::b64::DecodeReader;
+use crate::codec::dialect::list_stream::Reopen;
 use crate::codec::dialect::open::{field_name, open_plan, Source};
 use crate::codec::dialect::{self, Path, Plan, ReadOptions};
 use crate::codec::io::{read_head, AlignedBuf, AlignedReader, Payload, BUFFER};
@@ -41,6 +42,19 @@ const MAX_DEPTH: usize = 128;
 enum Blob {
     Memory(Vec<u8>),
     File(File),
+}
+
+impl Reopen for Blob {
+    fn reopen(&mut self) -> Result<Box<dyn BufRead + Send>> {
+        match self {
+            Blob::Memory(bytes) => Ok(Box::new(Cursor::new(bytes.clone()))),
+            Blob::File(file) => {
+                let mut file = file.try_clone()?;
+                file.rewind()?;
+                Ok(Box::new(AlignedReader::with_capacity(BUFFER, file)))
+            }
+        }
+    }
 }
 
 impl Blob {
@@ -177,10 +191,85 @@ fn read_top_string<R: BufRead + Send>(
 }
 
 /// Where a [`Document::walk`] ends: a value of the tree, or the JSON text of numbers (a
-/// scalar, or a list of nothing else), kept as text until its place in the tree is known.
+/// scalar, or a list of nothing else), kept as text until its place in the tree is known,
+/// with the outline of a list.
 enum Walked {
     Tree(Value),
-    Numbers { text: Vec<u8>, start: u64 },
+    Numbers {
+        text: ListText,
+        start: u64,
+        outline: Option<Value>,
+    },
+}
+
+/// The JSON text of numbers as it is gathered: in memory up to [`OUTLINE_LIST`] bytes, then
+/// in a temporary file (written [`OUTLINE_LIST`] bytes at a time), so that a list of any
+/// length takes no more memory than that.
+struct ListText {
+    /// All of the text, or what has not yet been written to `file`.
+    memory: Vec<u8>,
+    file: Option<Spill>,
+}
+
+impl From<Vec<u8>> for ListText {
+    fn from(memory: Vec<u8>) -> Self {
+        ListText { memory, file: None }
+    }
+}
+
+impl ListText {
+    fn push(&mut self, bytes: &[u8]) -> Result<()> {
+        self.memory.extend_from_slice(bytes);
+        if self.memory.len() > OUTLINE_LIST {
+            let file = match &mut self.file {
+                Some(file) => file,
+                None => self.file.insert(Spill::new()?),
+            };
+            file.write_all(&self.memory)?;
+            self.memory.clear();
+        }
+        Ok(())
+    }
+
+    fn append(&mut self, other: ListText) -> Result<()> {
+        if let Some(spill) = other.file {
+            let mut reader = spill.into_blob()?.into_payload();
+            let mut chunk = AlignedBuf::new(BUFFER);
+            loop {
+                let count = reader.read(&mut chunk)?;
+                if count == 0 {
+                    break;
+                }
+                self.push(&chunk[..count])?;
+            }
+        }
+        self.push(&other.memory)
+    }
+
+    /// The text kept: in memory, or (past [`OUTLINE_LIST`]) in its file.
+    fn into_blob(mut self) -> Result<Blob> {
+        match self.file.take() {
+            None => Ok(Blob::Memory(self.memory)),
+            Some(mut file) => {
+                file.write_all(&self.memory)?;
+                file.into_blob()
+            }
+        }
+    }
+
+    /// The text in memory, if it is not longer than `limit`.
+    fn into_memory(self, limit: usize) -> Result<Vec<u8>> {
+        let bytes = match self.into_blob()? {
+            Blob::Memory(bytes) => bytes,
+            blob => blob.into_bytes()?,
+        };
+        if bytes.len() > limit {
+            return Err(Error::Envelope(format!(
+                "a list that mixes numbers with other values is longer than {limit} bytes"
+            )));
+        }
+        Ok(bytes)
+    }
 }
 
 impl Document {
@@ -245,8 +334,13 @@ impl Document {
             Some(b'[') => self.walk_list(scanner, path),
             _ => {
                 let start = scanner.offset();
-                let text = scanner.value_text(MAX_LIST)?;
-                Ok((Walked::Numbers { text, start }, scanner))
+                let text = ListText::from(scanner.value_text(MAX_LIST)?);
+                let walked = Walked::Numbers {
+                    text,
+                    start,
+                    outline: None,
+                };
+                Ok((walked, scanner))
             }
         }
     }
@@ -276,8 +370,8 @@ impl Document {
         Ok((Value::Object(fields), scanner))
     }
 
-    /// A list of numbers (or of lists of numbers) stays JSON text; a list holding anything
-    /// else becomes a list of values.
+    /// A list of numbers (or of lists of numbers) stays JSON text, of any length; a list
+    /// holding anything else becomes a list of values.
     fn walk_list<R: BufRead>(
         &mut self,
         mut scanner: Scanner<R>,
@@ -285,31 +379,54 @@ impl Document {
     ) -> Result<(Walked, Scanner<R>)> {
         let start = scanner.offset();
         scanner.expect(b'[')?;
-        let mut text = vec![b'['];
+        let mut text = ListText::from(vec![b'[']);
+        let mut first = None;
         let mut items: Option<Vec<Value>> = None;
         let mut index = 0usize;
         while scanner.next_item(index == 0)? {
+            // A number needs no path: only what may be kept aside does.
+            if items.is_none() && !matches!(scanner.peek_token()?, Some(b'"' | b'{' | b'[')) {
+                if index > 0 {
+                    text.push(b",")?;
+                }
+                let token = scanner.value_text(MAX_LIST)?;
+                if index == 0 {
+                    first = Some(json::scalar(&token, scanner.offset())?);
+                }
+                text.push(&token)?;
+                index += 1;
+                continue;
+            }
             path.push(index.to_string());
             let (walked, next) = self.walk(scanner, path)?;
             scanner = next;
             match (&mut items, walked) {
-                (None, Walked::Numbers { text: item, .. }) => {
-                    if index > 0 {
-                        text.push(b',');
+                (
+                    None,
+                    Walked::Numbers {
+                        text: item,
+                        start: at,
+                        outline,
+                    },
+                ) => {
+                    if index == 0 {
+                        first = Some(match outline {
+                            Some(outline) => outline,
+                            None => json::parse(&item.memory, at)?,
+                        });
+                    } else {
+                        text.push(b",")?;
                     }
-                    text.extend_from_slice(&item);
-                    if text.len() > MAX_LIST {
-                        return Err(
-                            scanner.error(format!("a list is longer than {MAX_LIST} bytes"))
-                        );
-                    }
+                    text.append(item)?;
                 }
                 (Some(items), walked) => items.push(self.settle(walked, path)?),
                 (None, Walked::Tree(value)) => {
                     // The numbers so far become values after all.
-                    text.push(b']');
-                    self.build(text.len())?;
-                    let Value::Array(mut earlier) = json::parse(&text, start)? else {
+                    text.push(b"]")?;
+                    let so_far = std::mem::replace(&mut text, ListText::from(Vec::new()));
+                    let so_far = so_far.into_memory(MAX_LIST)?;
+                    self.build(so_far.len())?;
+                    let Value::Array(mut earlier) = json::parse(&so_far, start)? else {
                         unreachable!("list text parses as a list")
                     };
                     earlier.push(value);
@@ -322,28 +439,48 @@ impl Document {
         match items {
             Some(items) => Ok((Walked::Tree(Value::Array(items)), scanner)),
             None => {
-                text.push(b']');
-                Ok((Walked::Numbers { text, start }, scanner))
+                text.push(b"]")?;
+                let outline = Some(Value::Array(first.into_iter().collect()));
+                Ok((
+                    Walked::Numbers {
+                        text,
+                        start,
+                        outline,
+                    },
+                    scanner,
+                ))
             }
         }
     }
 
-    /// Puts what a walk found into the tree at `path`: a long list of numbers as its outline,
-    /// its text kept aside.
+    /// Puts what a walk found into the tree at `path`: a long list of numbers as its outline
+    /// (its first item), its text kept aside.
     fn settle(&mut self, walked: Walked, path: &Path) -> Result<Value> {
-        match walked {
-            Walked::Tree(value) => Ok(value),
-            Walked::Numbers { text, start } if text.len() <= OUTLINE_LIST => {
-                self.build(text.len())?;
-                json::parse(&text, start)
-            }
-            Walked::Numbers { text, start } => {
-                let outline = json::outline(&text, start)?;
-                let text = self.stash(text)?;
-                self.lists.insert(path.clone(), (text, start));
-                Ok(outline)
-            }
+        let Walked::Numbers {
+            text,
+            start,
+            outline,
+        } = walked
+        else {
+            let Walked::Tree(value) = walked else {
+                unreachable!("matched above")
+            };
+            return Ok(value);
+        };
+        if text.file.is_none() && text.memory.len() <= OUTLINE_LIST {
+            self.build(text.memory.len())?;
+            return json::parse(&text.memory, start);
         }
+        let outline = match outline {
+            Some(outline) => outline,
+            None => json::parse(&text.memory, start)?,
+        };
+        let text = match text.file {
+            Some(_) => text.into_blob()?,
+            None => self.stash(text.memory)?,
+        };
+        self.lists.insert(path.clone(), (text, start));
+        Ok(outline)
     }
 
     /// A string whose first bytes are `head`: whole if short, else kept aside with its head
@@ -436,8 +573,8 @@ impl Document {
         if let Some(kept) = self.strings.remove(path) {
             return Ok(kept.into_source());
         }
-        if let Some((text, start)) = self.lists.remove(path) {
-            return Ok(Source::Value(json::parse(&text.into_bytes()?, start)?));
+        if let Some((text, _)) = self.lists.remove(path) {
+            return Ok(Source::Numbers(Box::new(text)));
         }
         let mut value = std::mem::take(&mut self.root);
         for step in path {

@@ -243,6 +243,40 @@ pub fn parse(text: &[u8], start: u64) -> Result<Value> {
     build(text, start, Build { outline: false })
 }
 
+/// Parses one scalar token (a number, `true`, `false`, `null`, or a Python token such as
+/// `NaN`) as [`parse`] does, without serde_json for the plain numbers that long lists are
+/// made of.
+pub fn scalar(token: &[u8], start: u64) -> Result<Value> {
+    match token {
+        b"true" => return Ok(Value::Bool(true)),
+        b"false" => return Ok(Value::Bool(false)),
+        b"null" => return Ok(Value::Null),
+        _ => {}
+    }
+    if python_token(token).is_none() {
+        if let Ok(text) = std::str::from_utf8(token) {
+            if let Ok(integer) = text.parse::<i64>() {
+                return Ok(Value::from(integer));
+            }
+            let plain = text
+                .bytes()
+                .all(|byte| byte.is_ascii_digit() || b"-+.eE".contains(&byte));
+            if plain && text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+                if let Ok(float) = text.parse::<f64>() {
+                    if let Some(number) = serde_json::Number::from_f64(float) {
+                        if !text.contains(['.', 'e', 'E']) {
+                            // An integer past i64: serde_json's u64, or its float.
+                            return parse(token, start);
+                        }
+                        return Ok(Value::Number(number));
+                    }
+                }
+            }
+        }
+    }
+    parse(token, start)
+}
+
 /// Parses the text of one value into its outline: objects whole, but a list of more than
 /// [`OUTLINE_LIST`] items that are not objects (numbers, most often) cut to its first item.
 /// Enough to tell a dialect by, in a fraction of the memory the whole value takes; the whole

@@ -96,19 +96,23 @@ fn infer(leaves: &[&Value], field: &str) -> Result<Dtype> {
         Dtype::Bool
     };
     for leaf in leaves {
-        let kind = match leaf {
-            Value::Bool(_) => Dtype::Bool,
-            Value::Number(number) if number.is_i64() => Dtype::Int64,
-            Value::Number(number) if number.is_u64() => Dtype::Uint64,
-            Value::Number(_) => Dtype::Float64,
-            other if big_integer(other).is_some() => return Err(too_big_to_infer(field, other)),
-            other if complex_parts(other).is_some() => Dtype::Complex128,
-            other if float_of(other).is_some() => Dtype::Float64,
-            other => return Err(not_a_number(field, other)),
-        };
-        dtype = wider(dtype, kind);
+        dtype = wider(dtype, leaf_kind(leaf, field)?);
     }
     Ok(dtype)
+}
+
+/// The dtype numpy infers for one element alone.
+pub(crate) fn leaf_kind(leaf: &Value, field: &str) -> Result<Dtype> {
+    Ok(match leaf {
+        Value::Bool(_) => Dtype::Bool,
+        Value::Number(number) if number.is_i64() => Dtype::Int64,
+        Value::Number(number) if number.is_u64() => Dtype::Uint64,
+        Value::Number(_) => Dtype::Float64,
+        other if big_integer(other).is_some() => return Err(too_big_to_infer(field, other)),
+        other if complex_parts(other).is_some() => Dtype::Complex128,
+        other if float_of(other).is_some() => Dtype::Float64,
+        other => return Err(not_a_number(field, other)),
+    })
 }
 
 fn rank(dtype: Dtype) -> u8 {
@@ -121,7 +125,7 @@ fn rank(dtype: Dtype) -> u8 {
     }
 }
 
-fn wider(a: Dtype, b: Dtype) -> Dtype {
+pub(crate) fn wider(a: Dtype, b: Dtype) -> Dtype {
     // int64 with uint64 gives float64, as in numpy.
     if matches!(
         (a, b),
@@ -193,7 +197,7 @@ pub fn to_tensor(
     let mut bytes = Vec::with_capacity(elements.len() * dtype.itemsize());
     for (index, element) in elements.iter().enumerate() {
         push_element(&mut bytes, element, dtype)
-            .ok_or_else(|| does_not_fit(field, index, element, dtype))?;
+            .ok_or_else(|| does_not_fit(field, index as u64, element, dtype))?;
     }
     Ok(Tensor::new(header, Box::new(Cursor::new(bytes))))
 }
@@ -226,7 +230,7 @@ pub fn to_arranged_tensor(
     layout::normalise(header, Box::new(parts), arrangement)
 }
 
-fn does_not_fit(field: &str, index: usize, element: &Value, dtype: Dtype) -> Error {
+pub(crate) fn does_not_fit(field: &str, index: u64, element: &Value, dtype: Dtype) -> Error {
     let reason = match integer_range(dtype) {
         Some((min, max)) if integer_of(element).is_some() || big_integer(element).is_some() => {
             format!("is outside the range of {dtype}, {min} to {max}")
@@ -289,7 +293,7 @@ fn integer_of(value: &Value) -> Option<i128> {
     }
 }
 
-fn push_element(bytes: &mut Vec<u8>, value: &Value, dtype: Dtype) -> Option<()> {
+pub(crate) fn push_element(bytes: &mut Vec<u8>, value: &Value, dtype: Dtype) -> Option<()> {
     macro_rules! int {
         ($t:ty) => {
             bytes.extend_from_slice(&<$t>::try_from(integer_of(value)?).ok()?.to_le_bytes())

@@ -15,6 +15,7 @@ pub mod json_tricks;
 pub mod jsonpickle;
 pub mod kserve;
 pub mod list;
+pub mod list_stream;
 pub mod native;
 pub mod npy_base64;
 pub mod open;

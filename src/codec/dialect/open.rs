@@ -6,6 +6,7 @@ use std::io::{self, Cursor, Read};
 use serde_json::Value;
 
 use crate::codec::b64::DecodeReader;
+use crate::codec::dialect::list_stream::{self, Reopen};
 use crate::codec::dialect::{fields, list, Compression, Path, Plan, ReadOptions, RAISE_HINT};
 use crate::codec::dtype::ByteOrder;
 use crate::codec::io::{read_head, AlignedReader, Payload};
@@ -23,6 +24,8 @@ pub enum Source<'a> {
         skip: usize,
         bytes: Box<dyn Payload + 'a>,
     },
+    /// The JSON text of a long list of numbers, to be read as it streams.
+    Numbers(Box<dyn Reopen + 'a>),
     /// A parsed value.
     Value(Value),
 }
@@ -80,6 +83,33 @@ fn open_any<'a>(plan: Plan, source: Source<'a>, options: &ReadOptions) -> Result
     }
     let field = field_name(plan.path());
     let text = match (source, &plan) {
+        (
+            Source::Numbers(text),
+            Plan::List {
+                dtype,
+                shape,
+                arrangement,
+                null_is_nan,
+                ..
+            },
+        ) => {
+            let dtype = dtype.or(options.dtype);
+            let tensor = list_stream::open(
+                text,
+                dtype,
+                shape.clone(),
+                *arrangement,
+                *null_is_nan,
+                &field,
+            )?;
+            options.check_size("the decoded data", tensor.header.byte_len())?;
+            return Ok(Item::Tensor(tensor));
+        }
+        (Source::Numbers(_), _) => {
+            return Err(Error::Envelope(format!(
+                "{field}: expected a base64 string, found a list of numbers"
+            )))
+        }
         (Source::Value(value), Plan::List { .. }) if !list::is_numbers(&value) => {
             return Err(list::found_a_string(&field));
         }
@@ -155,7 +185,7 @@ fn base64<'a>(string: Source<'a>, count: usize, field: &str) -> Result<Box<dyn P
             "{field}: its base64 starts at character {skip}, where its reader expects it at \
              character {count}"
         ))),
-        Source::Value(_) => unreachable!("values are handled before"),
+        Source::Value(_) | Source::Numbers(_) => unreachable!("values are handled before"),
     }
 }
 
