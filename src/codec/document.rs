@@ -5,16 +5,15 @@
 //! ([`Flow::Live`]).
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::{self, BufRead, Cursor, Read, Seek, Write};
+use std::io::{self, BufRead, Cursor, Read, Write};
 
 use serde_json::{Map, Value};
 
+use crate::codec::aside::{Blob, Kept, ListText, Spill};
 use crate::codec::b64::DecodeReader;
-use crate::codec::dialect::list_stream::Reopen;
 use crate::codec::dialect::open::{field_name, open_plan, Source};
 use crate::codec::dialect::{self, Path, Plan, ReadOptions};
-use crate::codec::io::{read_head, AlignedBuf, AlignedReader, Payload, BUFFER};
+use crate::codec::io::{read_head, AlignedBuf, Payload, BUFFER};
 use crate::codec::json::{self, Scanner, StringReader};
 use crate::codec::model::Item;
 use crate::codec::search;
@@ -29,7 +28,7 @@ const SPILL: usize = 1 << 20;
 pub const MAX_LIST: usize = 16 << 20;
 /// Lists of numbers longer than this are kept as text, and only their outline is built
 /// ([`json::outline`]) until one turns out to be the payload.
-const OUTLINE_LIST: usize = 64 << 10;
+pub const OUTLINE_LIST: usize = 64 << 10;
 /// Text kept in memory for long strings and lists, all told; past it, they wait in temporary
 /// files, so that memory does not grow with what a document holds beside its payload.
 const KEPT_IN_MEMORY: usize = 16 << 20;
@@ -37,80 +36,6 @@ const KEPT_IN_MEMORY: usize = 16 << 20;
 const MAX_BUILT: usize = 16 << 20;
 /// Deepest nesting accepted; serde_json stops at 128 too.
 const MAX_DEPTH: usize = 128;
-
-/// Text kept aside while the rest of the document is read.
-enum Blob {
-    Memory(Vec<u8>),
-    File(File),
-}
-
-impl Reopen for Blob {
-    fn reopen(&mut self) -> Result<Box<dyn BufRead + Send>> {
-        match self {
-            Blob::Memory(bytes) => Ok(Box::new(Cursor::new(bytes.clone()))),
-            Blob::File(file) => {
-                let mut file = file.try_clone()?;
-                file.rewind()?;
-                Ok(Box::new(AlignedReader::with_capacity(BUFFER, file)))
-            }
-        }
-    }
-}
-
-impl Blob {
-    fn into_payload<'a>(self) -> Box<dyn Payload + 'a> {
-        match self {
-            Blob::Memory(bytes) => Box::new(Cursor::new(bytes)),
-            Blob::File(file) => Box::new(AlignedReader::with_capacity(BUFFER, file)),
-        }
-    }
-
-    fn into_bytes(self) -> Result<Vec<u8>> {
-        let mut bytes = Vec::new();
-        self.into_payload().read_to_end(&mut bytes)?;
-        Ok(bytes)
-    }
-}
-
-/// A long string kept aside: its base64 decoded as it arrived (so that what waits is the
-/// bytes, three quarters of the text, and nothing is decoded twice), from character `skip` on,
-/// up to the first thing that is not base64, which is kept as the error to give if the string
-/// is read.
-struct Kept {
-    skip: usize,
-    bytes: Blob,
-    error: Option<Error>,
-}
-
-impl Kept {
-    fn into_source<'a>(self) -> Source<'a> {
-        let bytes = self.bytes.into_payload();
-        let bytes: Box<dyn Payload + 'a> = match self.error {
-            Some(error) => Box::new(bytes.chain(Failed(Some(error)))),
-            None => bytes,
-        };
-        Source::Decoded {
-            skip: self.skip,
-            bytes,
-        }
-    }
-}
-
-/// Reading it gives the error its text turned out to hold.
-struct Failed(Option<Error>);
-
-impl Read for Failed {
-    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
-        Err(match self.0.take() {
-            Some(error) => error.into(),
-            None => io::Error::other("read past an error"),
-        })
-    }
-}
-
-impl Payload for Failed {}
-
-impl<A: Payload, B: Payload> Payload for io::Chain<A, B> {}
 
 /// Where base64 starts in a string that may be a payload: after a prefix that ends in `:` or
 /// `,` (json-tricks' `b64:`, a data URL's `data:image/png;base64,`), or at the start.
@@ -200,76 +125,6 @@ enum Walked {
         start: u64,
         outline: Option<Value>,
     },
-}
-
-/// The JSON text of numbers as it is gathered: in memory up to [`OUTLINE_LIST`] bytes, then
-/// in a temporary file (written [`OUTLINE_LIST`] bytes at a time), so that a list of any
-/// length takes no more memory than that.
-struct ListText {
-    /// All of the text, or what has not yet been written to `file`.
-    memory: Vec<u8>,
-    file: Option<Spill>,
-}
-
-impl From<Vec<u8>> for ListText {
-    fn from(memory: Vec<u8>) -> Self {
-        ListText { memory, file: None }
-    }
-}
-
-impl ListText {
-    fn push(&mut self, bytes: &[u8]) -> Result<()> {
-        self.memory.extend_from_slice(bytes);
-        if self.memory.len() > OUTLINE_LIST {
-            let file = match &mut self.file {
-                Some(file) => file,
-                None => self.file.insert(Spill::new()?),
-            };
-            file.write_all(&self.memory)?;
-            self.memory.clear();
-        }
-        Ok(())
-    }
-
-    fn append(&mut self, other: ListText) -> Result<()> {
-        if let Some(spill) = other.file {
-            let mut reader = spill.into_blob()?.into_payload();
-            let mut chunk = AlignedBuf::new(BUFFER);
-            loop {
-                let count = reader.read(&mut chunk)?;
-                if count == 0 {
-                    break;
-                }
-                self.push(&chunk[..count])?;
-            }
-        }
-        self.push(&other.memory)
-    }
-
-    /// The text kept: in memory, or (past [`OUTLINE_LIST`]) in its file.
-    fn into_blob(mut self) -> Result<Blob> {
-        match self.file.take() {
-            None => Ok(Blob::Memory(self.memory)),
-            Some(mut file) => {
-                file.write_all(&self.memory)?;
-                file.into_blob()
-            }
-        }
-    }
-
-    /// The text in memory, if it is not longer than `limit`.
-    fn into_memory(self, limit: usize) -> Result<Vec<u8>> {
-        let bytes = match self.into_blob()? {
-            Blob::Memory(bytes) => bytes,
-            blob => blob.into_bytes()?,
-        };
-        if bytes.len() > limit {
-            return Err(Error::Envelope(format!(
-                "a list that mixes numbers with other values is longer than {limit} bytes"
-            )));
-        }
-        Ok(bytes)
-    }
 }
 
 impl Document {
@@ -646,45 +501,6 @@ fn read_members<R: BufRead>(
     }
     scanner.expect_end()?;
     Ok(Flow::End(document))
-}
-
-/// The temporary file long text is kept in. Its write errors say where it is: the user
-/// knows only the input, and a full disk there is not the input's fault.
-struct Spill(File);
-
-impl Spill {
-    fn new() -> Result<Spill> {
-        let file = tempfile::tempfile().map_err(|error| temporary_file_error("create", error))?;
-        Ok(Spill(file))
-    }
-
-    fn into_blob(self) -> Result<Blob> {
-        let mut file = self.0;
-        file.rewind()?;
-        Ok(Blob::File(file))
-    }
-}
-
-impl Write for Spill {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0
-            .write(buf)
-            .map_err(|error| temporary_file_error("write", error).into())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.0
-            .flush()
-            .map_err(|error| temporary_file_error("write", error).into())
-    }
-}
-
-fn temporary_file_error(action: &'static str, error: io::Error) -> Error {
-    Error::TemporaryFile {
-        action,
-        directory: std::env::temp_dir(),
-        reason: crate::output::without_temporary_path(error).to_string(),
-    }
 }
 
 /// A payload string being streamed from the document as it is read. Once it has been read,

@@ -1,5 +1,6 @@
 //! The one codec: readers produce the model ([`model`]), writers consume it.
 
+pub mod aside;
 pub mod b64;
 pub mod cast;
 pub mod dialect;

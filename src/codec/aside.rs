@@ -1,0 +1,194 @@
+//! What waits aside while a document is read: the bytes of a long string's base64, the
+//! text of a long list of numbers, in memory within a bound and in a temporary file past it.
+
+use std::fs::File;
+use std::io::{self, BufRead, Cursor, Read, Seek, Write};
+
+use crate::codec::dialect::list_stream::Reopen;
+use crate::codec::dialect::open::Source;
+use crate::codec::document::OUTLINE_LIST;
+use crate::codec::io::{AlignedBuf, AlignedReader, Payload, BUFFER};
+use crate::error::{Error, Result};
+
+/// Text kept aside while the rest of the document is read.
+pub enum Blob {
+    Memory(Vec<u8>),
+    File(File),
+}
+
+impl Reopen for Blob {
+    fn reopen(&mut self) -> Result<Box<dyn BufRead + Send>> {
+        match self {
+            Blob::Memory(bytes) => Ok(Box::new(Cursor::new(bytes.clone()))),
+            Blob::File(file) => {
+                let mut file = file.try_clone()?;
+                file.rewind()?;
+                Ok(Box::new(AlignedReader::with_capacity(BUFFER, file)))
+            }
+        }
+    }
+}
+
+impl Blob {
+    pub fn into_payload<'a>(self) -> Box<dyn Payload + 'a> {
+        match self {
+            Blob::Memory(bytes) => Box::new(Cursor::new(bytes)),
+            Blob::File(file) => Box::new(AlignedReader::with_capacity(BUFFER, file)),
+        }
+    }
+
+    pub fn into_bytes(self) -> Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        self.into_payload().read_to_end(&mut bytes)?;
+        Ok(bytes)
+    }
+}
+
+/// A long string kept aside: its base64 decoded as it arrived (so that what waits is the
+/// bytes, three quarters of the text, and nothing is decoded twice), from character `skip` on,
+/// up to the first thing that is not base64, which is kept as the error to give if the string
+/// is read.
+pub struct Kept {
+    pub skip: usize,
+    pub bytes: Blob,
+    pub error: Option<Error>,
+}
+
+impl Kept {
+    pub fn into_source<'a>(self) -> Source<'a> {
+        let bytes = self.bytes.into_payload();
+        let bytes: Box<dyn Payload + 'a> = match self.error {
+            Some(error) => Box::new(bytes.chain(Failed(Some(error)))),
+            None => bytes,
+        };
+        Source::Decoded {
+            skip: self.skip,
+            bytes,
+        }
+    }
+}
+
+/// Reading it gives the error its text turned out to hold.
+struct Failed(Option<Error>);
+
+impl Read for Failed {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        Err(match self.0.take() {
+            Some(error) => error.into(),
+            None => io::Error::other("read past an error"),
+        })
+    }
+}
+
+impl Payload for Failed {}
+
+impl<A: Payload, B: Payload> Payload for io::Chain<A, B> {}
+
+/// The JSON text of numbers as it is gathered: in memory up to [`OUTLINE_LIST`] bytes, then
+/// in a temporary file (written [`OUTLINE_LIST`] bytes at a time), so that a list of any
+/// length takes no more memory than that.
+pub struct ListText {
+    /// All of the text, or what has not yet been written to `file`.
+    pub memory: Vec<u8>,
+    pub file: Option<Spill>,
+}
+
+impl From<Vec<u8>> for ListText {
+    fn from(memory: Vec<u8>) -> Self {
+        ListText { memory, file: None }
+    }
+}
+
+impl ListText {
+    pub fn push(&mut self, bytes: &[u8]) -> Result<()> {
+        self.memory.extend_from_slice(bytes);
+        if self.memory.len() > OUTLINE_LIST {
+            let file = match &mut self.file {
+                Some(file) => file,
+                None => self.file.insert(Spill::new()?),
+            };
+            file.write_all(&self.memory)?;
+            self.memory.clear();
+        }
+        Ok(())
+    }
+
+    pub fn append(&mut self, other: ListText) -> Result<()> {
+        if let Some(spill) = other.file {
+            let mut reader = spill.into_blob()?.into_payload();
+            let mut chunk = AlignedBuf::new(BUFFER);
+            loop {
+                let count = reader.read(&mut chunk)?;
+                if count == 0 {
+                    break;
+                }
+                self.push(&chunk[..count])?;
+            }
+        }
+        self.push(&other.memory)
+    }
+
+    /// The text kept: in memory, or (past [`OUTLINE_LIST`]) in its file.
+    pub fn into_blob(mut self) -> Result<Blob> {
+        match self.file.take() {
+            None => Ok(Blob::Memory(self.memory)),
+            Some(mut file) => {
+                file.write_all(&self.memory)?;
+                file.into_blob()
+            }
+        }
+    }
+
+    /// The text in memory, if it is not longer than `limit`.
+    pub fn into_memory(self, limit: usize) -> Result<Vec<u8>> {
+        let bytes = match self.into_blob()? {
+            Blob::Memory(bytes) => bytes,
+            blob => blob.into_bytes()?,
+        };
+        if bytes.len() > limit {
+            return Err(Error::Envelope(format!(
+                "a list that mixes numbers with other values is longer than {limit} bytes"
+            )));
+        }
+        Ok(bytes)
+    }
+}
+
+/// The temporary file long text is kept in. Its write errors say where it is: the user
+/// knows only the input, and a full disk there is not the input's fault.
+pub struct Spill(File);
+
+impl Spill {
+    pub fn new() -> Result<Spill> {
+        let file = tempfile::tempfile().map_err(|error| temporary_file_error("create", error))?;
+        Ok(Spill(file))
+    }
+
+    pub fn into_blob(self) -> Result<Blob> {
+        let mut file = self.0;
+        file.rewind()?;
+        Ok(Blob::File(file))
+    }
+}
+
+impl Write for Spill {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0
+            .write(buf)
+            .map_err(|error| temporary_file_error("write", error).into())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0
+            .flush()
+            .map_err(|error| temporary_file_error("write", error).into())
+    }
+}
+
+pub fn temporary_file_error(action: &'static str, error: io::Error) -> Error {
+    Error::TemporaryFile {
+        action,
+        directory: std::env::temp_dir(),
+        reason: crate::output::without_temporary_path(error).to_string(),
+    }
+}
