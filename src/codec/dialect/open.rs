@@ -339,7 +339,7 @@ fn zlib_or_raw<'a>(
     }
     let cap = expected.min(limit) + 1;
     (&mut decoded)
-        .take(cap - head.len() as u64)
+        .take(cap.saturating_sub(head.len() as u64))
         .read_to_end(&mut head)?;
     // Exactly `expected` bytes (and no more: `cap` is past them) can be either.
     if expected <= limit && head.len() as u64 == expected {
@@ -505,6 +505,10 @@ mod tests {
         let data = same_length_as_compressed();
         let length = data.len() as u64;
         assert_eq!(read(&zlib(&data), length, 1 << 20).unwrap(), data);
+        // An empty array whose data starts as zlib does (found by fuzzing: the length left to
+        // read went below zero).
+        assert_eq!(read(&zlib(&[]), 0, 1 << 20).unwrap(), Vec::<u8>::new());
+        assert!(read(&[0x78, 0x9c, 0x03], 0, 1 << 20).is_err());
         // Past the in-memory limit, data that starts as zlib does is taken to be zlib.
         assert!(read(&lookalike, 64, 16).is_err());
         assert_eq!(read(&zlib(&data), length, 16).unwrap(), data);
