@@ -83,7 +83,8 @@ pub fn open<'a>(
     layout::normalise(header, Box::new(tensor), arrangement)
 }
 
-fn is_inexact(dtype: Dtype) -> bool {
+/// Whether the dtype holds NaN (where a dialect writes NaN as `null`).
+pub fn is_inexact(dtype: Dtype) -> bool {
     dtype.is_float() || dtype.is_complex()
 }
 

@@ -83,8 +83,11 @@ fn open_any<'a>(plan: Plan, source: Source<'a>, options: &ReadOptions) -> Result
     }
     let field = field_name(plan.path());
     let text = match (source, &plan) {
+        (Source::Value(value), Plan::List { .. }) if !list::is_numbers(&value) => {
+            return Err(list::found_a_string(&field));
+        }
         (
-            Source::Numbers(text),
+            numbers @ (Source::Numbers(_) | Source::Value(_)),
             Plan::List {
                 dtype,
                 shape,
@@ -94,14 +97,23 @@ fn open_any<'a>(plan: Plan, source: Source<'a>, options: &ReadOptions) -> Result
             },
         ) => {
             let dtype = dtype.or(options.dtype);
-            let tensor = list_stream::open(
-                text,
-                dtype,
-                shape.clone(),
-                *arrangement,
-                *null_is_nan,
-                &field,
-            )?;
+            let tensor = match numbers {
+                Source::Numbers(text) => list_stream::open(
+                    text,
+                    dtype,
+                    shape.clone(),
+                    *arrangement,
+                    *null_is_nan,
+                    &field,
+                )?,
+                Source::Value(mut value) => {
+                    if *null_is_nan && dtype.is_some_and(list_stream::is_inexact) {
+                        list::nulls_to_nan(&mut value);
+                    }
+                    list::to_arranged_tensor(&value, dtype, shape.clone(), *arrangement, &field)?
+                }
+                Source::Text(_) | Source::Decoded { .. } => unreachable!("matched above"),
+            };
             options.check_size("the decoded data", tensor.header.byte_len())?;
             return Ok(Item::Tensor(tensor));
         }
@@ -109,28 +121,6 @@ fn open_any<'a>(plan: Plan, source: Source<'a>, options: &ReadOptions) -> Result
             return Err(Error::Envelope(format!(
                 "{field}: expected a base64 string, found a list of numbers"
             )))
-        }
-        (Source::Value(value), Plan::List { .. }) if !list::is_numbers(&value) => {
-            return Err(list::found_a_string(&field));
-        }
-        (
-            Source::Value(mut value),
-            Plan::List {
-                dtype,
-                shape,
-                arrangement,
-                null_is_nan,
-                ..
-            },
-        ) => {
-            let dtype = dtype.or(options.dtype);
-            if *null_is_nan && dtype.is_some_and(|dtype| dtype.is_float() || dtype.is_complex()) {
-                list::nulls_to_nan(&mut value);
-            }
-            let tensor =
-                list::to_arranged_tensor(&value, dtype, shape.clone(), *arrangement, &field)?;
-            options.check_size("the decoded data", tensor.header.byte_len())?;
-            return Ok(Item::Tensor(tensor));
         }
         (Source::Text(_) | Source::Decoded { .. }, Plan::List { .. }) => {
             return Err(list::found_a_string(&field))
