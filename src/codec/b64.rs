@@ -260,6 +260,7 @@ impl<R: Payload> Payload for DecodeReader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::io::FailingReader;
     use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 
     fn decode_all(text: &[u8]) -> crate::error::Result<Vec<u8>> {
@@ -289,23 +290,6 @@ mod tests {
             let count = encode_stream(&mut data.as_slice(), &mut out).unwrap();
             assert_eq!(count, length as u64);
             assert_eq!(out, STANDARD.encode(&data).into_bytes(), "length {length}");
-        }
-    }
-
-    /// Yields `good` bytes, then fails.
-    struct FailingReader {
-        good: usize,
-    }
-
-    impl Read for FailingReader {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            if self.good == 0 {
-                return Err(io::Error::other("disk on fire"));
-            }
-            let count = buf.len().min(self.good);
-            buf[..count].fill(7);
-            self.good -= count;
-            Ok(count)
         }
     }
 

@@ -349,6 +349,25 @@ impl<R: Read> Read for Plain<R> {
 
 impl<R: Read + Send> Payload for Plain<R> {}
 
+/// Yields `good` bytes, then fails: for tests of read errors in the streaming pipelines.
+#[cfg(test)]
+pub struct FailingReader {
+    pub good: usize,
+}
+
+#[cfg(test)]
+impl Read for FailingReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.good == 0 {
+            return Err(io::Error::other("disk on fire"));
+        }
+        let count = buf.len().min(self.good);
+        buf[..count].fill(7);
+        self.good -= count;
+        Ok(count)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

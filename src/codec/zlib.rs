@@ -287,6 +287,7 @@ impl Read for Joined {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::io::FailingReader;
 
     /// Compressible, but not trivially: float32 values of a slow wave with noise in the low bits.
     fn sample(length: usize) -> Vec<u8> {
@@ -396,23 +397,6 @@ mod tests {
             many <= one * 1.01,
             "{many} bytes in blocks, {one} in one stream"
         );
-    }
-
-    /// Yields `good` bytes, then fails.
-    struct FailingReader {
-        good: usize,
-    }
-
-    impl Read for FailingReader {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            if self.good == 0 {
-                return Err(io::Error::other("disk on fire"));
-            }
-            let count = buf.len().min(self.good);
-            buf[..count].fill(7);
-            self.good -= count;
-            Ok(count)
-        }
     }
 
     #[test]
