@@ -252,3 +252,49 @@ pub enum Item<'a> {
     Tensor(Tensor<'a>),
     Image(Image),
 }
+
+/// An item with its name: a KServe input's, an `.npz` member's or a safetensors tensor's
+/// name, an object's key, a file's stem.
+pub struct Named<'a> {
+    pub name: String,
+    pub item: Item<'a>,
+}
+
+impl<'a> Named<'a> {
+    pub fn new(name: impl Into<String>, item: Item<'a>) -> Self {
+        Named {
+            name: name.into(),
+            item,
+        }
+    }
+}
+
+/// The name of an item that has none, from its position in its bundle: `arr_0`, `arr_1`,
+/// as `numpy.savez` names the arrays it is given without names.
+pub fn position_name(index: usize) -> String {
+    format!("arr_{index}")
+}
+
+/// Several named items, in order, each streaming in turn: the next is read only once the one
+/// before it has been read to its end (or dropped), so that items can stream one after the
+/// other from one source (members of a zip archive, tensors of a safetensors file, documents
+/// of a JSON Lines stream). A single item is a bundle of one ([`One`]).
+pub trait Bundle {
+    /// The next item, or `None` after the last.
+    fn next_item(&mut self) -> Result<Option<Named<'_>>>;
+}
+
+/// A bundle of one item.
+pub struct One<'a>(Option<Named<'a>>);
+
+impl<'a> One<'a> {
+    pub fn new(named: Named<'a>) -> Self {
+        One(Some(named))
+    }
+}
+
+impl Bundle for One<'_> {
+    fn next_item(&mut self) -> Result<Option<Named<'_>>> {
+        Ok(self.0.take())
+    }
+}
