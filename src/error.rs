@@ -106,6 +106,19 @@ pub enum Error {
         reason: String,
     },
 
+    /// An `.npz` archive that is no zip archive tensorjson can read, or that it refuses as a
+    /// whole (a member name given twice).
+    #[error("invalid .npz archive: {0}")]
+    Npz(String),
+
+    /// One member of an `.npz` archive refused: what it is, or how its sizes disagree.
+    #[error(".npz member {member:?}: {detail}")]
+    NpzMember { member: String, detail: String },
+
+    /// A name that cannot be written as an `.npz` member.
+    #[error("cannot name an .npz member {name:?}: {why}")]
+    NpzName { name: String, why: &'static str },
+
     /// A tensor that cannot be written as an image, with what would work.
     #[error("cannot write this tensor as PNG: {0}")]
     NotAnImage(String),

@@ -11,6 +11,7 @@ pub mod json;
 pub mod layout;
 pub mod model;
 pub mod npy;
+pub mod npz;
 pub mod numbers;
 pub mod pngfile;
 pub mod search;

@@ -1,0 +1,316 @@
+//! `.npz` reading and writing through the library: every fixture numpy wrote read back bit
+//! for bit, names and order kept; every hostile archive refused with a message saying why;
+//! what the writer writes read back by the reader.
+
+use std::fs::{self, File};
+use std::io::{self, Cursor, Read};
+use std::path::{Path, PathBuf};
+
+use proptest::prelude::*;
+use serde::Deserialize;
+use tensorjson::codec::io::Plain;
+use tensorjson::codec::model::{Bundle, Named};
+use tensorjson::codec::npy;
+use tensorjson::codec::npz::{NpzReader, NpzWriter};
+use tensorjson::{Dtype, Item, Tensor, TensorHeader};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/npz")
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Case {
+    file: String,
+    names: Option<Vec<String>>,
+    error: Option<String>,
+}
+
+fn index() -> Vec<Case> {
+    let text = fs::read_to_string(fixtures().join("INDEX.json")).expect("INDEX.json");
+    serde_json::from_str(&text).expect("INDEX.json parses")
+}
+
+/// Each member as `(name, the .npy file the model writes of it)`.
+fn read_all(bundle: &mut impl Bundle) -> tensorjson::Result<Vec<(String, Vec<u8>)>> {
+    let mut members = Vec::new();
+    while let Some(Named { name, item }) = bundle.next_item()? {
+        let Item::Tensor(mut tensor) = item else {
+            panic!("{name}: an .npz member read as an image");
+        };
+        let mut bytes = Vec::new();
+        npy::write(&mut tensor, &mut bytes)?;
+        members.push((name, bytes));
+    }
+    Ok(members)
+}
+
+fn read_fixture(file: &str, limit: u64) -> tensorjson::Result<Vec<(String, Vec<u8>)>> {
+    let input = File::open(fixtures().join(file)).expect(file);
+    read_all(&mut NpzReader::new(input, limit)?)
+}
+
+#[test]
+fn every_archive_numpy_wrote_reads_bit_exact_in_order() {
+    let mut checked = 0;
+    for case in index() {
+        let Some(names) = case.names else { continue };
+        let members = read_fixture(&case.file, u64::MAX)
+            .unwrap_or_else(|error| panic!("{}: {error}", case.file));
+        let got: Vec<&str> = members.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(got, names, "{}: names or order", case.file);
+        let stem = case.file.trim_end_matches(".npz");
+        for (position, (name, bytes)) in members.iter().enumerate() {
+            let expected = fixtures().join(format!("{stem}/{position}.expected.npy"));
+            let expected = fs::read(&expected).expect("expected .npy");
+            assert!(*bytes == expected, "{}: member {name} differs", case.file);
+        }
+        checked += 1;
+    }
+    assert!(checked >= 5, "only {checked} archives checked");
+}
+
+#[test]
+fn every_hostile_archive_is_refused_saying_why() {
+    let mut checked = 0;
+    for case in index() {
+        let Some(phrase) = case.error else { continue };
+        // 1 MiB: the bomb's honest 16 MiB and the 4 GiB claim are over it, nothing else is.
+        let error = read_fixture(&case.file, 1 << 20)
+            .err()
+            .unwrap_or_else(|| panic!("{}: read without an error", case.file))
+            .to_string();
+        assert!(error.contains(&phrase), "{}: {error}", case.file);
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} hostile archives checked");
+}
+
+fn refusal(file: &str, limit: u64) -> String {
+    match read_fixture(file, limit) {
+        Ok(_) => panic!("{file}: read without an error"),
+        Err(error) => error.to_string(),
+    }
+}
+
+#[test]
+fn a_zip_bomb_is_refused_before_any_data_is_read() {
+    let input = File::open(fixtures().join("bomb.npz")).unwrap();
+    let error = NpzReader::new(input, 1 << 20)
+        .err()
+        .expect("refused up front");
+    let message = error.to_string();
+    assert!(
+        message.contains("16777344 bytes, over the limit of 1048576"),
+        "{message}"
+    );
+    assert!(message.contains("--max-bytes"), "{message}");
+    // Under a limit that allows it, it is an honest archive.
+    assert_eq!(read_fixture("bomb.npz", 32 << 20).unwrap().len(), 1);
+}
+
+#[test]
+fn a_size_that_lies_is_refused_naming_the_member() {
+    let cases = [
+        (
+            "declared_huge.npz",
+            "header declares 128 header bytes and 32 data bytes",
+        ),
+        (
+            "header_huge_shape.npz",
+            "8000000000000 data bytes (shape [1000000000000] x float64)",
+        ),
+        ("data_short.npz", "ends after 160 bytes, before the 176"),
+        ("data_long.npz", "longer than the 144 bytes"),
+        (
+            "stored_sizes_differ.npz",
+            "declares 160 bytes stored and 168 bytes uncompressed",
+        ),
+    ];
+    for (file, phrase) in cases {
+        let message = refusal(file, u64::MAX);
+        assert!(
+            message.starts_with(".npz member \"a.npy\": "),
+            "{file}: {message}"
+        );
+        assert!(message.contains(phrase), "{file}: {message}");
+    }
+}
+
+#[test]
+fn members_that_are_not_plain_npy_files_are_refused_saying_what_they_are() {
+    let cases = [
+        (
+            "not_npy.npz",
+            "\"notes.txt\": not an .npy file: its name does not end in .npy",
+        ),
+        ("encrypted.npz", "\"a.npy\": encrypted"),
+        (
+            "bzip2.npz",
+            "\"a.npy\": compressed with bzip2 (zip method 12)",
+        ),
+        ("bad_crc.npz", "\"a.npy\": Invalid checksum"),
+        ("duplicate.npz", "the member \"a.npy\" appears twice"),
+    ];
+    for (file, phrase) in cases {
+        let message = refusal(file, u64::MAX);
+        assert!(message.contains(phrase), "{file}: {message}");
+    }
+}
+
+#[test]
+fn what_is_no_zip_archive_is_refused() {
+    let error = NpzReader::new(Cursor::new(b"\x93NUMPY not a zip".to_vec()), u64::MAX)
+        .err()
+        .expect("refused");
+    assert!(
+        error.to_string().starts_with("invalid .npz archive: "),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_member_left_half_read_does_not_stop_the_next() {
+    let input = File::open(fixtures().join("savez_compressed.npz")).unwrap();
+    let mut reader = NpzReader::new(input, u64::MAX).unwrap();
+    let mut names = Vec::new();
+    while let Some(Named { name, item }) = reader.next_item().unwrap() {
+        if let Item::Tensor(mut tensor) = item {
+            let _ = tensor.read(&mut [0u8; 3]).unwrap();
+        }
+        names.push(name);
+    }
+    assert_eq!(names.len(), 11, "{names:?}");
+}
+
+fn tensor_of(dtype: Dtype, shape: Vec<u64>, data: Vec<u8>) -> Tensor<'static> {
+    let header = TensorHeader::new(dtype, shape).unwrap();
+    Tensor::new(header, Box::new(Plain(Cursor::new(data))))
+}
+
+fn write_archive(members: &[(String, Dtype, Vec<u64>, Vec<u8>)]) -> Vec<u8> {
+    let mut writer = NpzWriter::new(Vec::new());
+    for (name, dtype, shape, data) in members {
+        let mut tensor = tensor_of(*dtype, shape.clone(), data.clone());
+        writer.add(name, &mut tensor).unwrap();
+    }
+    writer.finish().unwrap()
+}
+
+/// Names as numpy gives them back: any text but the empty one and NUL.
+fn member_names() -> impl Strategy<Value = Vec<String>> {
+    prop::collection::hash_set("[a-zA-Z0-9_ .ü名-]{1,12}", 0..6)
+        .prop_map(|names| names.into_iter().collect())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn what_the_writer_writes_the_reader_reads_back(
+        names in member_names(),
+        seed in any::<u64>(),
+        sizes in prop::collection::vec((0usize..14, 0u64..5, 0u64..40), 6),
+    ) {
+        let members: Vec<_> = names.iter().zip(&sizes).map(|(name, &(dtype, rows, cols))| {
+            let dtype = Dtype::ALL[dtype];
+            let len = (rows * cols) as usize * dtype.itemsize();
+            let data = (0..len).map(|i| (seed >> (i % 57)) as u8 ^ i as u8).collect();
+            (name.clone(), dtype, vec![rows, cols], data)
+        }).collect();
+        let archive = write_archive(&members);
+        let read = read_all(&mut NpzReader::new(Cursor::new(archive), u64::MAX).unwrap()).unwrap();
+        prop_assert_eq!(read.len(), members.len());
+        for ((name, bytes), (want_name, dtype, shape, data)) in read.iter().zip(&members) {
+            prop_assert_eq!(name, want_name);
+            let mut expected = Vec::new();
+            npy::write(&mut tensor_of(*dtype, shape.clone(), data.clone()), &mut expected).unwrap();
+            prop_assert!(*bytes == expected, "member {} differs", name);
+        }
+    }
+}
+
+#[test]
+fn the_writer_streams_to_output_that_cannot_seek() {
+    // A pipe cannot seek: `io::Write` alone is all the writer asks of its output.
+    struct Pipe(Vec<u8>);
+    impl io::Write for Pipe {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.write(buf)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut writer = NpzWriter::new(Pipe(Vec::new()));
+    writer
+        .add(
+            "x",
+            &mut tensor_of(Dtype::Int32, vec![2], vec![1, 0, 0, 0, 2, 0, 0, 0]),
+        )
+        .unwrap();
+    let Pipe(bytes) = writer.finish().unwrap();
+    let read = read_all(&mut NpzReader::new(Cursor::new(bytes), u64::MAX).unwrap()).unwrap();
+    assert_eq!(read[0].0, "x");
+}
+
+#[test]
+fn the_writer_refuses_names_numpy_could_not_give_back() {
+    let cases = [
+        ("", "the name is empty"),
+        ("a\0b", "NUL"),
+        ("twice", "it is given twice"),
+    ];
+    let mut writer = NpzWriter::new(Vec::new());
+    writer
+        .add("twice", &mut tensor_of(Dtype::Uint8, vec![0], Vec::new()))
+        .unwrap();
+    for (name, phrase) in cases {
+        let mut tensor = tensor_of(Dtype::Uint8, vec![1], vec![9]);
+        let message = writer.add(name, &mut tensor).expect_err(name).to_string();
+        assert!(
+            message.starts_with("cannot name an .npz member"),
+            "{message}"
+        );
+        assert!(message.contains(phrase), "{name:?}: {message}");
+    }
+}
+
+/// Peak memory of this process, from Linux's accounting.
+fn peak_rss_kib() -> u64 {
+    let status = fs::read_to_string("/proc/self/status").unwrap();
+    let line = status
+        .lines()
+        .find(|line| line.starts_with("VmHWM:"))
+        .unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// 1 GiB in 64 members, written and read back through a temporary file. Run alone, so that
+/// no other test's memory counts: `cargo test --release --test npz -- --ignored`.
+#[test]
+#[ignore = "writes 1 GiB; run alone"]
+fn a_1_gib_archive_of_64_members_streams_in_flat_memory() {
+    const MEMBER: u64 = 16 << 20;
+    let mut file = tempfile::tempfile().unwrap();
+    let mut writer = NpzWriter::new(&mut file);
+    for index in 0..64 {
+        let header = TensorHeader::new(Dtype::Float32, vec![MEMBER / 4]).unwrap();
+        let data = Plain(io::repeat(index as u8).take(MEMBER));
+        let mut tensor = Tensor::new(header, Box::new(data));
+        writer.add(&format!("t{index}"), &mut tensor).unwrap();
+    }
+    writer.finish().unwrap();
+    let mut reader = NpzReader::new(file, u64::MAX).unwrap();
+    let mut total = 0;
+    while let Some(Named { item, .. }) = reader.next_item().unwrap() {
+        let Item::Tensor(mut tensor) = item else {
+            panic!("an image")
+        };
+        total += io::copy(&mut tensor, &mut io::sink()).unwrap();
+    }
+    assert_eq!(total, 64 * MEMBER);
+    let peak = peak_rss_kib();
+    eprintln!("peak RSS {peak} KiB");
+    assert!(peak < 16 * 1024, "peak RSS {peak} KiB");
+}
