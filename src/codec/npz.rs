@@ -52,8 +52,7 @@ impl<R: Read + Seek> NpzReader<R> {
         }
         if total > u128::from(max_bytes) {
             return Err(Error::TooLarge {
-                what: "the .npz archive's members together (as their zip entries declare)"
-                    .to_string(),
+                what: "the total uncompressed size the .npz archive's members declare".to_string(),
                 size: Some(total),
                 limit: max_bytes,
                 hint: RAISE_HINT,
