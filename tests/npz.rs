@@ -5,6 +5,7 @@
 use std::fs::{self, File};
 use std::io::{self, Cursor, Read};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use proptest::prelude::*;
 use serde::Deserialize;
@@ -313,4 +314,64 @@ fn a_1_gib_archive_of_64_members_streams_in_flat_memory() {
     let peak = peak_rss_kib();
     eprintln!("peak RSS {peak} KiB");
     assert!(peak < 16 * 1024, "peak RSS {peak} KiB");
+}
+
+/// Counts the bytes read from the archive, to show how far the reader went.
+struct Counted<'a> {
+    inner: Cursor<Vec<u8>>,
+    count: &'a AtomicU64,
+}
+
+impl Read for Counted<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let count = self.inner.read(buf)?;
+        self.count.fetch_add(count as u64, Ordering::Relaxed);
+        Ok(count)
+    }
+}
+
+impl io::Seek for Counted<'_> {
+    fn seek(&mut self, position: io::SeekFrom) -> io::Result<u64> {
+        self.inner.seek(position)
+    }
+}
+
+#[test]
+fn a_member_longer_than_declared_is_not_inflated_past_its_declared_size() {
+    // An .npy of 16 data bytes followed by 2 MiB that do not compress, deflated; the central
+    // directory then says 144 bytes (128 of header, 16 of data), which the header agrees with.
+    let mut member = Vec::new();
+    npy::write(
+        &mut tensor_of(Dtype::Float64, vec![2], vec![0; 16]),
+        &mut member,
+    )
+    .unwrap();
+    assert_eq!(member.len(), 144);
+    let mut state = 1u32;
+    member.extend((0..2 << 20).map(|_| {
+        state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        (state >> 24) as u8
+    }));
+    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    zip.start_file("a.npy", options).unwrap();
+    io::Write::write_all(&mut zip, &member).unwrap();
+    let mut bytes = zip.finish().unwrap().into_inner();
+    let central = bytes.windows(4).rposition(|w| w == b"PK\x01\x02").unwrap();
+    bytes[central + 24..central + 28].copy_from_slice(&144u32.to_le_bytes());
+
+    let count = AtomicU64::new(0);
+    let input = Counted {
+        inner: Cursor::new(bytes),
+        count: &count,
+    };
+    let error = read_all(&mut NpzReader::new(input, u64::MAX).unwrap()).unwrap_err();
+    assert!(
+        error.to_string().contains("longer than the 144 bytes"),
+        "{error}"
+    );
+    // The central directory, the local header and a buffer or two of deflate: not 2 MiB.
+    let count = count.into_inner();
+    assert!(count < 64 << 10, "read {count} bytes");
 }
