@@ -10,6 +10,8 @@
 
 use std::collections::HashSet;
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use zip::read::ZipFile;
 use zip::result::ZipError;
@@ -324,35 +326,60 @@ fn archive_error(error: ZipError) -> Error {
 /// them. The output need not be seekable: each member's sizes follow its data (a data
 /// descriptor), and the central directory, which readers go by, has them all.
 pub struct NpzWriter<W: Write> {
-    zip: ZipWriter<StreamWriter<W>>,
+    zip: ZipWriter<StreamWriter<Gate<W>>>,
     names: HashSet<String>,
+    /// Shut once a member fails, so that what the zip crate writes when it is dropped
+    /// unfinished (the rest of the member, a central directory) never reaches the output.
+    open: Arc<AtomicBool>,
 }
 
 impl<W: Write> NpzWriter<W> {
     pub fn new(out: W) -> Self {
+        let open = Arc::new(AtomicBool::new(true));
+        let gate = Gate {
+            out,
+            open: Arc::clone(&open),
+        };
         NpzWriter {
-            zip: ZipWriter::new_stream(out),
+            zip: ZipWriter::new_stream(gate),
             names: HashSet::new(),
+            open,
         }
     }
 
     /// Writes `tensor` as the member `NAME.npy`, zip64 if its size needs it.
+    /// After a member fails, the archive cannot be finished: only dropped.
     pub fn add(&mut self, name: &str, tensor: &mut Tensor) -> Result<()> {
+        self.check_open()?;
         self.check_name(name)?;
         let size = npy::header_bytes(&tensor.header).len() as u64 + tensor.header.byte_len();
         let options = SimpleFileOptions::default()
             .compression_method(CompressionMethod::Stored)
             .large_file(size >= zip::ZIP64_BYTES_THR);
-        self.zip
+        let result = self
+            .zip
             .start_file(format!("{name}{SUFFIX}"), options)
-            .map_err(archive_error)?;
-        npy::write(tensor, &mut self.zip)
+            .map_err(archive_error)
+            .and_then(|()| npy::write(tensor, &mut self.zip));
+        if result.is_err() {
+            self.open.store(false, Ordering::Relaxed);
+        }
+        result
     }
 
     /// Writes the central directory and gives back the output.
     pub fn finish(self) -> Result<W> {
+        self.check_open()?;
         let stream = self.zip.finish().map_err(archive_error)?;
-        Ok(stream.into_inner())
+        Ok(stream.into_inner().out)
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.open.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let message = "an earlier .npz member failed, so the archive cannot be finished";
+        Err(Error::Io(io::Error::other(message)))
     }
 
     /// Refuses a name `numpy.load` would not give back as it is, or a second time.
@@ -374,6 +401,25 @@ impl<W: Write> NpzWriter<W> {
             return refuse("it is given twice");
         }
         Ok(())
+    }
+}
+
+/// The writer's output, whose writes go nowhere once it is shut.
+struct Gate<W> {
+    out: W,
+    open: Arc<AtomicBool>,
+}
+
+impl<W: Write> Write for Gate<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if !self.open.load(Ordering::Relaxed) {
+            return Ok(buf.len());
+        }
+        self.out.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
     }
 }
 
@@ -500,6 +546,30 @@ mod tests {
             in_member("b.npy", other).to_string(),
             ".npz member \"b.npy\": bad .npy header: why"
         );
+    }
+
+    fn tensor_of(len: u64) -> Tensor<'static> {
+        let header = crate::TensorHeader::new(crate::Dtype::Uint8, vec![len]).unwrap();
+        Tensor::new(header, Box::new(io::Cursor::new(vec![0; len as usize])))
+    }
+
+    #[test]
+    fn a_member_that_fails_leaves_nothing_more_on_the_output() {
+        let mut out = Vec::new();
+        let mut writer = NpzWriter::new(&mut out);
+        let header = crate::TensorHeader::new(crate::Dtype::Uint8, vec![4096]).unwrap();
+        let failing = crate::codec::io::FailingReader { good: 1000 };
+        let mut tensor = Tensor::new(header, Box::new(crate::codec::io::Plain(failing)));
+        let error = writer.add("x", &mut tensor).unwrap_err();
+        assert!(error.to_string().contains("disk on fire"), "{error}");
+        let error = writer.add("y", &mut tensor_of(4)).unwrap_err();
+        assert!(error.to_string().contains("an earlier .npz member failed"));
+        let error = writer.finish().unwrap_err();
+        assert!(error.to_string().contains("an earlier .npz member failed"));
+        // The local header, the .npy header and the 1000 good bytes, and no central directory.
+        let central = out.windows(4).any(|window| window == CENTRAL_SIGNATURE);
+        assert!(!central, "{} bytes with a central directory", out.len());
+        assert!(out.len() < 1200, "{} bytes", out.len());
     }
 
     #[test]
