@@ -95,8 +95,8 @@ fn open_member<R: Read + Send>(mut data: Member<'_, R>) -> Result<Tensor<'_>> {
         );
         return Err(data.refusal(detail));
     }
-    let member = data.member.clone();
-    npy::open(header, data).map_err(|error| in_member(&member, error))
+    let name = data.name.clone();
+    npy::open(header, data).map_err(|error| in_member(&name, error))
 }
 
 /// An error about a member, named; one that already names it stays as it is.
@@ -115,7 +115,7 @@ fn in_member(member: &str, error: Error) -> Error {
 /// inflated.
 struct Member<'a, R: Read> {
     file: ZipFile<'a, R>,
-    member: String,
+    name: String,
     declared: u64,
     read: u64,
 }
@@ -123,7 +123,7 @@ struct Member<'a, R: Read> {
 impl<'a, R: Read> Member<'a, R> {
     fn new(file: ZipFile<'a, R>) -> Self {
         Member {
-            member: file.name().to_string(),
+            name: file.name().to_string(),
             declared: file.size(),
             file,
             read: 0,
@@ -132,13 +132,13 @@ impl<'a, R: Read> Member<'a, R> {
 
     fn refusal(&self, detail: String) -> Error {
         Error::NpzMember {
-            member: self.member.clone(),
+            member: self.name.clone(),
             detail,
         }
     }
 
     fn named(&self, error: Error) -> Error {
-        in_member(&self.member, error)
+        in_member(&self.name, error)
     }
 
     /// At the declared end: the data must end too (which is also when the crate checks the
