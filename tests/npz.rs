@@ -287,22 +287,9 @@ fn peak_rss_kib() -> u64 {
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
-/// 1 GiB in 64 members, written and read back through a temporary file. Run alone, so that
-/// no other test's memory counts: `cargo test --release --test npz -- --ignored`.
-#[test]
-#[ignore = "writes 1 GiB; run alone"]
-fn a_1_gib_archive_of_64_members_streams_in_flat_memory() {
-    const MEMBER: u64 = 16 << 20;
-    let mut file = tempfile::tempfile().unwrap();
-    let mut writer = NpzWriter::new(&mut file);
-    for index in 0..64 {
-        let header = TensorHeader::new(Dtype::Float32, vec![MEMBER / 4]).unwrap();
-        let data = Plain(io::repeat(index as u8).take(MEMBER));
-        let mut tensor = Tensor::new(header, Box::new(data));
-        writer.add(&format!("t{index}"), &mut tensor).unwrap();
-    }
-    writer.finish().unwrap();
-    let mut reader = NpzReader::new(file, u64::MAX).unwrap();
+/// Every member of an archive drained; the bytes read.
+fn drain(archive: File) -> u64 {
+    let mut reader = NpzReader::new(archive, u64::MAX).unwrap();
     let mut total = 0;
     while let Some(Named { item, .. }) = reader.next_item().unwrap() {
         let Item::Tensor(mut tensor) = item else {
@@ -310,7 +297,44 @@ fn a_1_gib_archive_of_64_members_streams_in_flat_memory() {
         };
         total += io::copy(&mut tensor, &mut io::sink()).unwrap();
     }
-    assert_eq!(total, 64 * MEMBER);
+    total
+}
+
+const MEMBER: u64 = 16 << 20;
+
+/// A float32 tensor of [`MEMBER`] bytes, each `fill`.
+fn filled(fill: u8) -> Tensor<'static> {
+    let header = TensorHeader::new(Dtype::Float32, vec![MEMBER / 4]).unwrap();
+    Tensor::new(header, Box::new(Plain(io::repeat(fill).take(MEMBER))))
+}
+
+/// 1 GiB in 64 members, stored (written by `NpzWriter`) and deflated (as
+/// `savez_compressed` writes them), read back through temporary files. Run alone, so that no
+/// other test's memory counts: `cargo test --release --test npz -- --ignored --nocapture`.
+#[test]
+#[ignore = "writes 1 GiB twice; run alone"]
+fn a_1_gib_archive_of_64_members_streams_in_flat_memory() {
+    let mut stored = tempfile::tempfile().unwrap();
+    let mut writer = NpzWriter::new(&mut stored);
+    for index in 0..64 {
+        writer
+            .add(&format!("t{index}"), &mut filled(index as u8))
+            .unwrap();
+    }
+    writer.finish().unwrap();
+    assert_eq!(drain(stored), 64 * MEMBER);
+
+    let mut zip = zip::ZipWriter::new(tempfile::tempfile().unwrap());
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .large_file(true);
+    for index in 0..64 {
+        zip.start_file(format!("t{index}.npy"), options).unwrap();
+        npy::write(&mut filled(index as u8), &mut zip).unwrap();
+    }
+    let deflated = zip.finish().unwrap();
+    assert_eq!(drain(deflated), 64 * MEMBER);
+
     let peak = peak_rss_kib();
     eprintln!("peak RSS {peak} KiB");
     assert!(peak < 16 * 1024, "peak RSS {peak} KiB");
