@@ -399,3 +399,22 @@ fn a_member_longer_than_declared_is_not_inflated_past_its_declared_size() {
     let count = count.into_inner();
     assert!(count < 64 << 10, "read {count} bytes");
 }
+
+/// A member over 4 GiB needs zip64 sizes, and a member after it a zip64 offset. Run alone:
+/// `cargo test --release --test npz -- --ignored`.
+#[test]
+#[ignore = "writes 4 GiB; run alone"]
+fn members_past_4_gib_are_written_as_zip64_and_read_back() {
+    const HUGE: u64 = (4 << 30) + 16;
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    let mut writer = NpzWriter::new(file.as_file_mut());
+    let header = TensorHeader::new(Dtype::Uint8, vec![HUGE]).unwrap();
+    let mut huge = Tensor::new(header, Box::new(Plain(io::repeat(3).take(HUGE))));
+    writer.add("huge", &mut huge).unwrap();
+    writer.add("after", &mut filled(1)).unwrap();
+    writer.finish().unwrap();
+    if let Ok(path) = std::env::var("TJ_KEEP_ZIP64") {
+        fs::copy(file.path(), path).unwrap();
+    }
+    assert_eq!(drain(file.reopen().unwrap()), HUGE + MEMBER);
+}

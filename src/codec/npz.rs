@@ -10,13 +10,10 @@
 
 use std::collections::HashSet;
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use zip::read::ZipFile;
 use zip::result::ZipError;
-use zip::write::{SimpleFileOptions, StreamWriter};
-use zip::{CompressionMethod, ZipArchive, ZipWriter};
+use zip::ZipArchive;
 
 use crate::codec::dialect::RAISE_HINT;
 use crate::codec::io::{read_full, Payload};
@@ -323,59 +320,107 @@ fn archive_error(error: ZipError) -> Error {
 }
 
 /// Writes tensors as the `.npy` members of an `.npz` archive, stored as `numpy.savez` stores
-/// them. The output need not be seekable: each member's sizes follow its data (a data
-/// descriptor), and the central directory, which readers go by, has them all.
+/// them. The output need not be seekable: each member's CRC-32 and sizes follow its data (a
+/// data descriptor), and the central directory, which readers go by, has them all.
+///
+/// Written here rather than with the zip crate, whose version 7 writes a zip64 extra field
+/// that disagrees with its central directory entry for a member that starts past 4 GiB
+/// (Python's zipfile then reads the wrong offset for it).
 pub struct NpzWriter<W: Write> {
-    zip: ZipWriter<StreamWriter<Gate<W>>>,
+    out: W,
+    /// Bytes written so far: where the next record starts.
+    offset: u64,
+    members: Vec<WrittenMember>,
     names: HashSet<String>,
-    /// Shut once a member fails, so that what the zip crate writes when it is dropped
-    /// unfinished (the rest of the member, a central directory) never reaches the output.
-    open: Arc<AtomicBool>,
+    /// Set once a member fails: the archive cannot be finished then.
+    failed: bool,
 }
+
+/// What the central directory says of a member written.
+struct WrittenMember {
+    name: Vec<u8>,
+    crc: u32,
+    size: u64,
+    offset: u64,
+}
+
+/// Sizes and offsets past this are written in zip64 fields, as Python's zipfile writes them.
+const ZIP64_LIMIT: u64 = (1 << 31) - 1;
+/// 1980-01-01, the earliest date a zip entry holds: no clock, so the output is reproducible.
+const DOS_DATE: u16 = 0x21;
+/// General purpose flags: sizes and CRC-32 in a data descriptor after the data (bit 3), and
+/// the name in UTF-8 (bit 11).
+const DATA_DESCRIPTOR: u16 = 1 << 3;
+const UTF8_NAME: u16 = 1 << 11;
+/// Versions needed to extract: 2.0, or 4.5 for zip64.
+const VERSION: u16 = 20;
+const VERSION_ZIP64: u16 = 45;
 
 impl<W: Write> NpzWriter<W> {
     pub fn new(out: W) -> Self {
-        let open = Arc::new(AtomicBool::new(true));
-        let gate = Gate {
-            out,
-            open: Arc::clone(&open),
-        };
         NpzWriter {
-            zip: ZipWriter::new_stream(gate),
+            out,
+            offset: 0,
+            members: Vec::new(),
             names: HashSet::new(),
-            open,
+            failed: false,
         }
     }
 
-    /// Writes `tensor` as the member `NAME.npy`, zip64 if its size needs it.
-    /// After a member fails, the archive cannot be finished: only dropped.
+    /// Writes `tensor` as the member `NAME.npy`, zip64 if its size or place needs it. After
+    /// a member fails, the archive cannot be finished: only dropped.
     pub fn add(&mut self, name: &str, tensor: &mut Tensor) -> Result<()> {
         self.check_open()?;
         self.check_name(name)?;
-        let size = npy::header_bytes(&tensor.header).len() as u64 + tensor.header.byte_len();
-        let options = SimpleFileOptions::default()
-            .compression_method(CompressionMethod::Stored)
-            .large_file(size >= zip::ZIP64_BYTES_THR);
-        let result = self
-            .zip
-            .start_file(format!("{name}{SUFFIX}"), options)
-            .map_err(archive_error)
-            .and_then(|()| npy::write(tensor, &mut self.zip));
-        if result.is_err() {
-            self.open.store(false, Ordering::Relaxed);
-        }
+        let result = self.write_member(format!("{name}{SUFFIX}").into_bytes(), tensor);
+        self.failed = result.is_err();
         result
     }
 
     /// Writes the central directory and gives back the output.
-    pub fn finish(self) -> Result<W> {
+    pub fn finish(mut self) -> Result<W> {
         self.check_open()?;
-        let stream = self.zip.finish().map_err(archive_error)?;
-        Ok(stream.into_inner().out)
+        let start = self.offset;
+        let mut directory = Vec::new();
+        for member in &self.members {
+            central_entry(member, &mut directory);
+        }
+        directory.extend_from_slice(&end_records(
+            self.members.len() as u64,
+            start,
+            directory.len() as u64,
+        ));
+        self.out.write_all(&directory)?;
+        self.out.flush()?;
+        Ok(self.out)
+    }
+
+    fn write_member(&mut self, name: Vec<u8>, tensor: &mut Tensor) -> Result<()> {
+        let size = npy::header_bytes(&tensor.header).len() as u64 + tensor.header.byte_len();
+        let zip64 = size > ZIP64_LIMIT;
+        let header = local_header(&name, zip64);
+        self.out.write_all(&header)?;
+        let mut data = Checked {
+            out: &mut self.out,
+            crc: flate2::Crc::new(),
+        };
+        npy::write(tensor, &mut data)?;
+        // The tensor yields exactly its declared bytes, or fails: `size` is what was written.
+        let crc = data.crc.sum();
+        self.out.write_all(&data_descriptor(crc, size, zip64))?;
+        let offset = self.offset;
+        self.offset += header.len() as u64 + size + if zip64 { 24 } else { 16 };
+        self.members.push(WrittenMember {
+            name,
+            crc,
+            size,
+            offset,
+        });
+        Ok(())
     }
 
     fn check_open(&self) -> Result<()> {
-        if self.open.load(Ordering::Relaxed) {
+        if !self.failed {
             return Ok(());
         }
         let message = "an earlier .npz member failed, so the archive cannot be finished";
@@ -404,18 +449,17 @@ impl<W: Write> NpzWriter<W> {
     }
 }
 
-/// The writer's output, whose writes go nowhere once it is shut.
-struct Gate<W> {
-    out: W,
-    open: Arc<AtomicBool>,
+/// The member's data on its way out, its CRC-32 taken as it goes.
+struct Checked<'a, W> {
+    out: &'a mut W,
+    crc: flate2::Crc,
 }
 
-impl<W: Write> Write for Gate<W> {
+impl<W: Write> Write for Checked<'_, W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if !self.open.load(Ordering::Relaxed) {
-            return Ok(buf.len());
-        }
-        self.out.write(buf)
+        let count = self.out.write(buf)?;
+        self.crc.update(&buf[..count]);
+        Ok(count)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -423,9 +467,155 @@ impl<W: Write> Write for Gate<W> {
     }
 }
 
+fn flags(name: &[u8]) -> u16 {
+    if name.is_ascii() {
+        DATA_DESCRIPTOR
+    } else {
+        DATA_DESCRIPTOR | UTF8_NAME
+    }
+}
+
+/// A local file header. The CRC-32 and sizes are not known yet: they are zero here and
+/// follow the data; a zip64 member says so with 0xFFFFFFFF sizes and a zip64 extra field.
+fn local_header(name: &[u8], zip64: bool) -> Vec<u8> {
+    let mut header = b"PK\x03\x04".to_vec();
+    let version = if zip64 { VERSION_ZIP64 } else { VERSION };
+    for field in [version, flags(name), STORED, 0, DOS_DATE] {
+        header.extend_from_slice(&field.to_le_bytes());
+    }
+    let sizes = if zip64 { u32::MAX } else { 0 };
+    for field in [0, sizes, sizes] {
+        header.extend_from_slice(&u32::to_le_bytes(field));
+    }
+    let zip64_fields: &[u64] = if zip64 { &[0, 0] } else { &[] };
+    header.extend_from_slice(&(name.len() as u16).to_le_bytes());
+    header.extend_from_slice(&zip64_extra_len(zip64_fields).to_le_bytes());
+    header.extend_from_slice(name);
+    push_zip64_extra(&mut header, zip64_fields);
+    header
+}
+
+fn zip64_extra_len(fields: &[u64]) -> u16 {
+    if fields.is_empty() {
+        0
+    } else {
+        4 + 8 * fields.len() as u16
+    }
+}
+
+/// The zip64 extra field holding `fields`, if there are any.
+fn push_zip64_extra(out: &mut Vec<u8>, fields: &[u64]) {
+    if fields.is_empty() {
+        return;
+    }
+    out.extend_from_slice(&1u16.to_le_bytes());
+    out.extend_from_slice(&(8 * fields.len() as u16).to_le_bytes());
+    for field in fields {
+        out.extend_from_slice(&field.to_le_bytes());
+    }
+}
+
+fn data_descriptor(crc: u32, size: u64, zip64: bool) -> Vec<u8> {
+    let mut descriptor = b"PK\x07\x08".to_vec();
+    descriptor.extend_from_slice(&crc.to_le_bytes());
+    for _ in 0..2 {
+        if zip64 {
+            descriptor.extend_from_slice(&size.to_le_bytes());
+        } else {
+            descriptor.extend_from_slice(&(size as u32).to_le_bytes());
+        }
+    }
+    descriptor
+}
+
+/// A 32-bit field, or 0xFFFFFFFF with the value in the zip64 extra field.
+fn field32(value: u64, zip64_fields: &mut Vec<u64>) -> u32 {
+    if value > ZIP64_LIMIT {
+        zip64_fields.push(value);
+        u32::MAX
+    } else {
+        value as u32
+    }
+}
+
+/// A member's central directory entry. Its zip64 extra field holds exactly the fields that
+/// are 0xFFFFFFFF in the entry, in the order APPNOTE 4.5.3 gives: uncompressed size,
+/// compressed size, offset.
+fn central_entry(member: &WrittenMember, out: &mut Vec<u8>) {
+    let mut zip64_fields = Vec::new();
+    let uncompressed = field32(member.size, &mut zip64_fields);
+    let compressed = field32(member.size, &mut zip64_fields);
+    let offset = field32(member.offset, &mut zip64_fields);
+    let version = if zip64_fields.is_empty() {
+        VERSION
+    } else {
+        VERSION_ZIP64
+    };
+    out.extend_from_slice(CENTRAL_SIGNATURE);
+    // Made by Unix (3), so that the external attributes are read as a mode.
+    for field in [(3 << 8) | version, version, flags(&member.name), STORED, 0] {
+        out.extend_from_slice(&field.to_le_bytes());
+    }
+    out.extend_from_slice(&DOS_DATE.to_le_bytes());
+    for field in [member.crc, compressed, uncompressed] {
+        out.extend_from_slice(&field.to_le_bytes());
+    }
+    let extra_len = zip64_extra_len(&zip64_fields);
+    for field in [member.name.len() as u16, extra_len, 0, 0, 0] {
+        out.extend_from_slice(&field.to_le_bytes());
+    }
+    // A regular file, rw-r--r--.
+    out.extend_from_slice(&(0o100644u32 << 16).to_le_bytes());
+    out.extend_from_slice(&offset.to_le_bytes());
+    out.extend_from_slice(&member.name);
+    push_zip64_extra(out, &zip64_fields);
+}
+
+/// The end of central directory record, preceded by the zip64 end record and its locator
+/// when the count, size or offset does not fit it.
+fn end_records(count: u64, start: u64, size: u64) -> Vec<u8> {
+    let zip64 = count >= u64::from(u16::MAX) || start > ZIP64_LIMIT || size > ZIP64_LIMIT;
+    let mut out = Vec::new();
+    if zip64 {
+        let record = start + size;
+        out.extend_from_slice(b"PK\x06\x06");
+        out.extend_from_slice(&44u64.to_le_bytes());
+        for field in [(3 << 8) | VERSION_ZIP64, VERSION_ZIP64] {
+            out.extend_from_slice(&field.to_le_bytes());
+        }
+        out.extend_from_slice(&[0; 8]); // this disk, the directory's disk
+        for field in [count, count, size, start] {
+            out.extend_from_slice(&field.to_le_bytes());
+        }
+        out.extend_from_slice(b"PK\x06\x07");
+        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&record.to_le_bytes());
+        out.extend_from_slice(&1u32.to_le_bytes());
+    }
+    let count16 = if zip64 { u16::MAX } else { count as u16 };
+    let (size32, start32) = if zip64 {
+        (u32::MAX, u32::MAX)
+    } else {
+        (size as u32, start as u32)
+    };
+    out.extend_from_slice(b"PK\x05\x06");
+    out.extend_from_slice(&[0; 4]); // this disk, the directory's disk
+    for field in [count16, count16] {
+        out.extend_from_slice(&field.to_le_bytes());
+    }
+    for field in [size32, start32] {
+        out.extend_from_slice(&field.to_le_bytes());
+    }
+    out.extend_from_slice(&0u16.to_le_bytes()); // no comment
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::Cursor;
+
+    use zip::write::SimpleFileOptions;
+    use zip::{CompressionMethod, ZipWriter};
 
     use super::*;
 
