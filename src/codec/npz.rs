@@ -763,6 +763,54 @@ mod tests {
     }
 
     #[test]
+    fn a_zip64_extra_field_holds_only_the_fields_the_entry_cannot() {
+        // A small member past 4 GiB: the offset alone goes to zip64 (zip 7.4 put the sizes
+        // there too, which Python then read as the offset).
+        let member = WrittenMember {
+            name: b"a.npy".to_vec(),
+            crc: 7,
+            size: 100,
+            offset: 5 << 30,
+        };
+        let mut entry = Vec::new();
+        central_entry(&member, &mut entry);
+        let u32_at = |at: usize| u32::from_le_bytes(entry[at..at + 4].try_into().unwrap());
+        assert_eq!((u32_at(20), u32_at(24)), (100, 100), "sizes");
+        assert_eq!(u32_at(42), u32::MAX, "offset");
+        assert_eq!(&entry[30..32], &12u16.to_le_bytes(), "extra field length");
+        let extra = &entry[CENTRAL_FIXED_LEN + 5..];
+        assert_eq!(extra[..4], [1, 0, 8, 0]);
+        assert_eq!(extra[4..], (5u64 << 30).to_le_bytes());
+        // A member over 2 GiB at the start: both sizes, no offset.
+        let member = WrittenMember {
+            size: 3 << 30,
+            offset: 0,
+            ..member
+        };
+        let mut entry = Vec::new();
+        central_entry(&member, &mut entry);
+        assert_eq!(&entry[30..32], &20u16.to_le_bytes(), "extra field length");
+        assert_eq!(entry[42..46], [0; 4], "offset");
+    }
+
+    #[test]
+    fn the_end_records_go_zip64_when_the_count_or_the_place_needs_it() {
+        let plain = end_records(3, 1000, 200);
+        assert_eq!(plain.len(), 22);
+        assert_eq!(plain[..4], *b"PK\x05\x06");
+        assert_eq!(plain[10..12], 3u16.to_le_bytes());
+        for (count, start) in [(70_000, 1000), (3, 3 << 30)] {
+            let records = end_records(count, start, 200);
+            assert_eq!(records.len(), 56 + 20 + 22, "{count} {start}");
+            assert_eq!(records[..4], *b"PK\x06\x06");
+            assert_eq!(records[32..40], count.to_le_bytes());
+            assert_eq!(records[48..56], start.to_le_bytes());
+            assert_eq!(records[64..72], (start + 200).to_le_bytes(), "the locator");
+            assert_eq!(records[86..88], [0xFF; 2], "the 16-bit count");
+        }
+    }
+
+    #[test]
     fn an_archive_with_no_members_is_an_empty_bundle() {
         let bytes = NpzWriter::new(Vec::new()).finish().unwrap();
         let mut reader = NpzReader::new(Cursor::new(bytes), 0).unwrap();
