@@ -164,10 +164,18 @@ fn what_is_no_zip_archive_is_refused() {
     let error = NpzReader::new(Cursor::new(b"\x93NUMPY not a zip".to_vec()), u64::MAX)
         .err()
         .expect("refused");
-    assert!(
-        error.to_string().starts_with("invalid .npz archive: "),
-        "{error}"
-    );
+    let message = error.to_string();
+    assert!(message.starts_with("invalid .npz archive: "), "{message}");
+    assert!(!message.contains("invalid Zip archive"), "{message}");
+    // An archive cut anywhere is refused, never read as a shorter one.
+    let whole = fs::read(fixtures().join("savez_compressed.npz")).unwrap();
+    for end in (0..whole.len()).step_by(97) {
+        let cut = Cursor::new(whole[..end].to_vec());
+        match NpzReader::new(cut, u64::MAX) {
+            Err(error) => assert!(error.to_string().starts_with("invalid .npz"), "{error}"),
+            Ok(mut reader) => assert!(read_all(&mut reader).is_err(), "cut at {end}"),
+        }
+    }
 }
 
 #[test]

@@ -312,9 +312,16 @@ fn method_name(method: u16) -> &'static str {
     }
 }
 
+/// The zip crate's error, said once: its own words begin with "invalid Zip archive", and
+/// an archive cut short is an I/O error to it.
 fn archive_error(error: ZipError) -> Error {
     match error {
+        ZipError::Io(error) if error.kind() == io::ErrorKind::UnexpectedEof => {
+            Error::Npz("it ends early (is it cut short?)".to_string())
+        }
         ZipError::Io(error) => Error::Io(error),
+        ZipError::InvalidArchive(detail) => Error::Npz(detail.into_owned()),
+        ZipError::UnsupportedArchive(detail) => Error::Npz(format!("unsupported: {detail}")),
         other => Error::Npz(other.to_string()),
     }
 }
