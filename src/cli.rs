@@ -36,19 +36,24 @@ fn supported() -> String {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Encode a .npy file or PNG image as JSON.
+    /// Encode .npy files and PNG images as JSON.
     Encode(EncodeArgs),
-    /// Decode JSON into a .npy file or PNG image.
+    /// Decode JSON into .npy files or PNG images.
     Decode(DecodeArgs),
 }
 
 #[derive(Args, Debug)]
 pub struct EncodeArgs {
-    /// .npy or PNG file to read; `-` or nothing for standard input.
-    pub input: Option<PathBuf>,
+    /// .npy or PNG files to read; `-` or nothing for standard input. Several make one
+    /// document of named items, each named by its file's stem or by NAME= before it.
+    #[arg(value_name = "[NAME=]INPUT")]
+    pub inputs: Vec<PathBuf>,
     /// JSON file to write; `-` or nothing for standard output.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+    /// Write one document per item, a line each (JSON Lines), each naming its item.
+    #[arg(long)]
+    pub lines: bool,
     /// How to lay the JSON out.
     #[arg(long, value_enum, default_value_t = StyleArg::Native)]
     pub style: StyleArg,
@@ -77,7 +82,8 @@ pub struct EncodeArgs {
 pub struct DecodeArgs {
     /// JSON file to read; `-` or nothing for standard input.
     pub input: Option<PathBuf>,
-    /// File to write (.npy or .png); `-` or nothing for standard output, which needs --to.
+    /// File to write (.npy or .png); `-` or nothing for standard output, which needs --to;
+    /// or a directory (`DIR/`), to write every payload as DIR/NAME.npy or DIR/NAME.png.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
     /// Format to write; by default, the one OUTPUT's extension names.

@@ -1,6 +1,6 @@
 //! The library's error type. Each variant prints its whole message and keeps no `source()`,
-//! except `Io`, which is transparent, so that a chain printed with anyhow's `{:#}` says
-//! everything once.
+//! except `Io`, which is transparent, and `Within`, which prints only where its cause is, so
+//! that a chain printed with anyhow's `{:#}` says everything once.
 
 use crate::codec::dtype::UnknownDtype;
 
@@ -11,6 +11,14 @@ pub enum Error {
 
     #[error(transparent)]
     Dtype(#[from] UnknownDtype),
+
+    /// An error in one of several items, and which: a member, a tensor, a JSON Pointer.
+    #[error("{within}")]
+    Within {
+        within: String,
+        #[source]
+        source: Box<Error>,
+    },
 
     /// The input is neither a `.npy` file nor a PNG image.
     #[error("expected a .npy file (starting \\x93NUMPY) or a PNG image; found {found}")]
@@ -112,6 +120,16 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// The error, said to be in `within`.
+    pub fn within(self, within: impl Into<String>) -> Error {
+        Error::Within {
+            within: within.into(),
+            source: Box::new(self),
+        }
+    }
+}
 
 fn against_limit(size: Option<u128>, limit: u64) -> String {
     match size {

@@ -2,6 +2,7 @@
 
 pub mod aside;
 pub mod b64;
+pub mod bundle;
 pub mod cast;
 pub mod dialect;
 pub mod document;
@@ -15,6 +16,7 @@ pub mod numbers;
 pub mod pngfile;
 pub mod search;
 pub mod sniff;
+pub mod stream;
 pub mod zlib;
 
 use std::io::{BufRead, Cursor, Read, Write};
@@ -169,7 +171,12 @@ impl Style {
         }
     }
 
-    fn write(self, item: Item, out: &mut dyn Write, options: &WriteOptions) -> Result<()> {
+    pub(crate) fn write(
+        self,
+        item: Item,
+        out: &mut dyn Write,
+        options: &WriteOptions,
+    ) -> Result<()> {
         match self {
             Style::Native => dialect::native::write(item, out, options),
             Style::JsonNumpy => dialect::json_numpy::write(item, out, options),
@@ -291,10 +298,14 @@ fn describe_start(head: &[u8]) -> String {
 /// Input that is not JSON (a `.npy` file, an image, an archive, UTF-16 text) is named as
 /// what it is; a UTF-8 byte-order mark before the JSON is skipped.
 pub fn read_json<'a>(input: impl BufRead + Send + 'a, options: &ReadOptions) -> Result<Item<'a>> {
-    let mut input = input;
+    dialect::read(json_input(input)?, options)
+}
+
+/// The input from where its JSON starts, once it is known to be JSON ([`read_json`]).
+pub(crate) fn json_input(mut input: impl BufRead) -> Result<impl BufRead> {
     let mut head = read_head(&mut input, sniff::HEAD)?;
     head.drain(..sniff::json_start(&head)?);
-    dialect::read(Cursor::new(head).chain(input), options)
+    Ok(Cursor::new(head).chain(input))
 }
 
 /// An `encode` option that only some styles use.
@@ -365,7 +376,11 @@ pub fn check_write_options(style: Style, options: &WriteOptions) -> Result<()> {
 /// Refuses `--allow-nan` for an item that `style` writes without JSON numbers: json-tricks
 /// writes only a 0-d array as a number, TF Serving an image as base64. (List and KServe
 /// refuse images, with their own message.)
-fn check_numbers_written(item: &Item, style: Style, options: &WriteOptions) -> Result<()> {
+pub(crate) fn check_numbers_written(
+    item: &Item,
+    style: Style,
+    options: &WriteOptions,
+) -> Result<()> {
     let numbers = match item {
         Item::Tensor(tensor) => style != Style::JsonTricks || tensor.header.shape.is_empty(),
         Item::Image(_) => style != Style::TfServing,
@@ -434,6 +449,29 @@ pub fn check_layout(item: &Item, format: Format, layout: Option<Layout>) -> Resu
          of an image's pixels written as .npy; {here}",
         layout.name()
     )))
+}
+
+/// Makes an item ready to be written as `format`: `--layout` checked against it
+/// ([`check_layout`]) and `--cast` applied ([`cast`]).
+pub fn prepare(
+    item: Item,
+    format: Format,
+    layout: Option<Layout>,
+    dtype: Option<Dtype>,
+) -> Result<Item> {
+    check_layout(&item, format, layout)?;
+    match dtype {
+        Some(dtype) => cast(item, dtype, layout.unwrap_or_default()),
+        None => Ok(item),
+    }
+}
+
+/// The format an item is written as when nothing says: a tensor as `.npy`, an image as PNG.
+pub fn own_format(item: &Item) -> Format {
+    match item {
+        Item::Tensor(_) => Format::Npy,
+        Item::Image(_) => Format::Png,
+    }
 }
 
 /// Writes an item as a `.npy` file or PNG image, converting between the two as needed.
