@@ -212,7 +212,7 @@ fn choose(found: Vec<Candidate>, options: &ReadOptions) -> Result<Plan> {
         return Err(several(
             &found,
             "",
-            "pick one with --path POINTER or --name NAME",
+            "pick one with --path POINTER or --name NAME, or write every one with -o DIR/",
         ));
     };
     let named = |candidate: &Candidate| {
