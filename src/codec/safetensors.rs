@@ -319,6 +319,7 @@ pub struct SafetensorsReader<R: Read> {
     /// The tensors not yet handed out, in data order (the next one first).
     entries: VecDeque<Entry>,
     data_len: u64,
+    /// Set once the end has been checked, so that asking again reads nothing.
     finished: bool,
 }
 
@@ -392,8 +393,8 @@ impl<R: Read + Send> Bundle for SafetensorsReader<R> {
             return Ok(None);
         }
         let Some(entry) = self.entries.pop_front() else {
-            self.finished = true;
             self.check_end()?;
+            self.finished = true;
             return Ok(None);
         };
         // What the consumer left of the tensor before, if it dropped it early.
