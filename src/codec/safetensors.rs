@@ -735,4 +735,19 @@ mod tests {
             "{error}"
         );
     }
+
+    #[test]
+    fn a_pipe_that_ends_inside_a_dropped_tensor_is_refused_at_the_next() {
+        let header = r#"{"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},"b":{"dtype":"U8","shape":[1],"data_offsets":[4,5]}}"#;
+        let bytes = file(header, &[1, 2]);
+        let mut reader = SafetensorsReader::new(bytes.as_slice(), None, u64::MAX).unwrap();
+        assert!(reader.next_item().unwrap().is_some(), "dropped unread");
+        let error = reader.next_item().err().unwrap().to_string();
+        assert!(
+            error.ends_with(
+                "the file ends after 2 bytes of data, before the end its header declares"
+            ),
+            "{error}"
+        );
+    }
 }
