@@ -211,11 +211,14 @@ fn carried_dtype(name: &str, dtype: &str) -> Result<Dtype> {
     let carried = Dtype::safetensors_names();
     let message = if PLANNED.contains(&dtype) {
         format!(
-            "tensor {name:?} has dtype {dtype}, which tensorjson does not carry yet (bfloat16 \
-             and the 8-, 6- and 4-bit floats are planned); it carries {carried}"
+            "tensor {name:?} has dtype {dtype}, which tensorjson does not carry (bfloat16 and \
+             float8 are planned); it carries {carried}"
         )
     } else {
-        format!("tensor {name:?} has dtype {dtype:?}, which is no safetensors dtype tensorjson knows; it carries {carried}")
+        format!(
+            "tensor {name:?} has dtype {dtype:?}, which is no safetensors dtype tensorjson \
+             knows; it carries {carried}"
+        )
     };
     Err(read_error(message))
 }
