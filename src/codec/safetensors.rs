@@ -591,6 +591,11 @@ impl SafetensorsWriter {
     }
 
     fn header(&self) -> Result<Vec<u8>> {
+        self.header_within(SAFETENSORS_MAX_HEADER)
+    }
+
+    /// The header, padded, refused if longer than `limit` (the format's limit, or a test's).
+    fn header_within(&self, limit: u64) -> Result<Vec<u8>> {
         let header = HeaderOut {
             metadata: self.metadata.as_ref(),
             tensors: &self.tensors,
@@ -598,10 +603,9 @@ impl SafetensorsWriter {
         let mut bytes = serde_json::to_vec(&header)
             .map_err(|error| write_error(format!("the header cannot be written: {error}")))?;
         let padded = bytes.len().next_multiple_of(LENGTH_BYTES as usize);
-        if padded as u64 > SAFETENSORS_MAX_HEADER {
+        if padded as u64 > limit {
             return Err(write_error(format!(
-                "its header would be {padded} bytes, over the format's limit of \
-                 {SAFETENSORS_MAX_HEADER} bytes"
+                "its header would be {padded} bytes, over the format's limit of {limit} bytes"
             )));
         }
         bytes.resize(padded, b' ');
@@ -751,6 +755,20 @@ mod tests {
                 "the file ends after 2 bytes of data, before the end its header declares"
             ),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn a_header_over_the_limit_is_refused_before_anything_is_written() {
+        let mut writer = SafetensorsWriter::new().unwrap();
+        writer.set_metadata(Metadata::from([("k".to_string(), "v".to_string())]));
+        // {"__metadata__":{"k":"v"}} is 26 bytes, 32 padded.
+        assert_eq!(writer.header_within(32).unwrap().len(), 32);
+        let error = writer.header_within(31).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "cannot write a safetensors file: its header would be 32 bytes, over the format's \
+             limit of 31 bytes"
         );
     }
 }
