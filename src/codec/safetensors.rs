@@ -507,6 +507,11 @@ impl Serialize for HeaderOut<'_> {
 /// Writes tensors as a safetensors file, in the order they are added. Their data waits in a
 /// temporary file until [`finish`](Self::finish), since the header, which comes first, needs
 /// every shape: memory stays flat at any size.
+///
+/// The reference sorts what it writes by dtype alignment, then by name, so that every
+/// tensor's data starts aligned; this writer keeps the order it is given, so that names and
+/// order survive a round trip (numpy and the reference read unaligned data). Tensors added in
+/// the reference's order come out byte for byte as the reference writes them.
 pub struct SafetensorsWriter {
     data: Spill,
     tensors: Vec<(String, TensorOut)>,
