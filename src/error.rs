@@ -95,6 +95,15 @@ pub enum Error {
         reason: String,
     },
 
+    /// A safetensors file that the reference implementation refuses, or that holds what
+    /// tensorjson does not carry.
+    #[error("cannot read this safetensors file: {0}")]
+    SafetensorsRead(String),
+
+    /// Tensors that cannot be written as a safetensors file, and why.
+    #[error("cannot write a safetensors file: {0}")]
+    SafetensorsWrite(String),
+
     #[error("invalid JSON: {0}")]
     Json(String),
 

@@ -14,6 +14,7 @@ pub mod model;
 pub mod npy;
 pub mod numbers;
 pub mod pngfile;
+pub mod safetensors;
 pub mod search;
 pub mod sniff;
 pub mod stream;

@@ -11,7 +11,7 @@ pub const HEAD: usize = 16;
 pub const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// Longest header a safetensors file may have (the format's own limit, 100 MB).
-const SAFETENSORS_MAX_HEADER: u64 = 100_000_000;
+pub const SAFETENSORS_MAX_HEADER: u64 = 100_000_000;
 
 /// What an input is, as far as its first bytes tell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
