@@ -44,8 +44,9 @@ pub enum Command {
 
 #[derive(Args, Debug)]
 pub struct EncodeArgs {
-    /// .npy or PNG files to read; `-` or nothing for standard input. Several make one
-    /// document of named items, each named by its file's stem or by NAME= before it.
+    /// .npy, PNG or .safetensors files to read; `-` or nothing for standard input. Several
+    /// items make one document, each named by NAME= before its file, its file's stem, or its
+    /// name in the file.
     #[arg(value_name = "[NAME=]INPUT")]
     pub inputs: Vec<PathBuf>,
     /// JSON file to write; `-` or nothing for standard output.
@@ -76,14 +77,25 @@ pub struct EncodeArgs {
     /// single-threaded zlib stream of earlier versions.
     #[arg(long, value_name = "N")]
     pub threads: Option<NonZeroUsize>,
+    #[arg(long, value_name = "SIZE", help = encode_max_bytes_help())]
+    pub max_bytes: Option<ByteSize>,
+}
+
+fn encode_max_bytes_help() -> String {
+    format!(
+        "Largest data of all the tensors of a .safetensors or .npz input together, checked \
+         before it is read: bytes, or with a suffix K, M, G or T, or `none` [default: {}]",
+        ByteSize(DEFAULT_MAX_BYTES)
+    )
 }
 
 #[derive(Args, Debug)]
 pub struct DecodeArgs {
     /// JSON file to read; `-` or nothing for standard input.
     pub input: Option<PathBuf>,
-    /// File to write (.npy or .png); `-` or nothing for standard output, which needs --to;
-    /// or a directory (`DIR/`), to write every payload as DIR/NAME.npy or DIR/NAME.png.
+    /// File to write (.npy, .png, or .safetensors for every payload); `-` or nothing for
+    /// standard output, which needs --to; or a directory (`DIR/`), to write every payload as
+    /// DIR/NAME.npy or DIR/NAME.png.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
     /// Format to write; by default, the one OUTPUT's extension names.
@@ -261,6 +273,7 @@ impl From<CompressArg> for Compression {
 pub enum FormatArg {
     Npy,
     Png,
+    Safetensors,
 }
 
 impl From<FormatArg> for Format {
@@ -268,6 +281,7 @@ impl From<FormatArg> for Format {
         match format {
             FormatArg::Npy => Format::Npy,
             FormatArg::Png => Format::Png,
+            FormatArg::Safetensors => Format::Safetensors,
         }
     }
 }

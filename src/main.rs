@@ -15,9 +15,10 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser};
 use tensorjson::codec::bundle::{self, Files, JsonWriter, Sink};
+use tensorjson::codec::dialect::DEFAULT_MAX_BYTES;
 use tensorjson::codec::dialect::{ReadOptions, WriteOptions};
 use tensorjson::codec::model::Named;
-use tensorjson::codec::{self, Format};
+use tensorjson::codec::{self, Format, Opened};
 use tensorjson::output::Directory;
 
 use crate::cli::{Cli, Command, DecodeArgs, EncodeArgs};
@@ -90,40 +91,69 @@ fn encode(args: EncodeArgs, quiet: bool) -> Result<()> {
     let several = sources.len() > 1 || sources[0].name.is_some() || args.lines;
     let paths: Vec<&Path> = sources.iter().filter_map(|s| s.path.as_deref()).collect();
     let mut output = Output::open(named(args.output), &paths)?;
-    if !several {
-        let input = open_input(sources[0].path.clone(), quiet)?;
-        let name = input.name;
-        let item =
-            codec::read_binary_of_size(input.reader, input.size).with_context(|| name.clone());
-        let written = item.and_then(|item| {
-            let written = codec::write_json(item, &mut output, style, &options);
-            written.with_context(|| name)
-        });
-        return output.finish(written);
-    }
-    let written = encode_several(&sources, &mut output, style, &options, args.lines, quiet);
+    let max_bytes = args.max_bytes.map_or(DEFAULT_MAX_BYTES, |size| size.0);
+    let run = Encoding {
+        style,
+        options,
+        lines: args.lines,
+        max_bytes,
+        quiet,
+    };
+    let written = if several {
+        run.several(&sources, &mut output)
+    } else {
+        run.one(&sources[0], &mut output)
+    };
     output.finish(written)
 }
 
-/// Writes every input's item into one document, or as JSON Lines.
-fn encode_several(
-    sources: &[ends::Source],
-    output: &mut Output,
+/// An `encode` run, once its options are checked.
+struct Encoding {
     style: codec::Style,
-    options: &WriteOptions,
+    options: WriteOptions,
     lines: bool,
+    max_bytes: u64,
     quiet: bool,
-) -> Result<()> {
-    let mut writer = JsonWriter::new(output, style, options, lines)?;
-    for (position, source) in sources.iter().enumerate() {
-        let input = open_input(source.path.clone(), quiet)?;
+}
+
+impl Encoding {
+    /// One input's item as the style's document, or its items (a safetensors file) as a
+    /// document of several.
+    fn one(&self, source: &ends::Source, output: &mut Output) -> Result<()> {
+        let input = open_input(source.path.clone(), self.quiet)?;
         let name = input.name;
-        let item = codec::read_binary_of_size(input.reader, input.size);
-        let item = item.with_context(|| name.clone())?;
-        let named = Named::new(source.item_name(position), item);
-        writer.add(named).with_context(|| name)?;
+        let opened = codec::open_binary(input.reader, input.size, self.max_bytes);
+        let written = opened.and_then(|opened| match opened {
+            Opened::One(item) => codec::write_json(item, output, self.style, &self.options),
+            Opened::Several(mut items) => {
+                let mut writer = JsonWriter::new(output, self.style, &self.options, self.lines)?;
+                if let Some(metadata) = items.metadata() {
+                    writer.metadata(metadata)?;
+                }
+                bundle::copy(items.as_mut(), &mut writer, u64::MAX)?;
+                writer.finish()
+            }
+        });
+        written.with_context(|| name)
     }
-    Ok(writer.finish()?)
+
+    /// Every input's items in one document, or as JSON Lines.
+    fn several(&self, sources: &[ends::Source], output: &mut Output) -> Result<()> {
+        let mut writer = JsonWriter::new(output, self.style, &self.options, self.lines)?;
+        for (position, source) in sources.iter().enumerate() {
+            let input = open_input(source.path.clone(), self.quiet)?;
+            let name = input.name;
+            let opened = codec::open_binary(input.reader, input.size, self.max_bytes);
+            let added = opened.and_then(|opened| match opened {
+                Opened::One(item) => writer.add(Named::new(source.item_name(position), item)),
+                Opened::Several(mut items) => {
+                    bundle::copy(items.as_mut(), &mut writer, u64::MAX).map(drop)
+                }
+            });
+            added.with_context(|| name)?;
+        }
+        Ok(writer.finish()?)
+    }
 }
 
 fn decode(args: DecodeArgs, quiet: bool) -> Result<()> {
@@ -158,6 +188,17 @@ fn decode(args: DecodeArgs, quiet: bool) -> Result<()> {
     let paths: Vec<&Path> = input.path.as_deref().into_iter().collect();
     let mut output = Output::open(output_path, &paths)?;
     let name = input.name;
+    if format.holds_several() {
+        let files = Files {
+            format: None,
+            layout,
+            cast: args.cast,
+        };
+        let written = bundle::read_json(input.reader, &options).and_then(|mut stream| {
+            bundle::write_archive(&mut stream, &mut output, format, files, options.max_bytes)
+        });
+        return output.finish(written.map(drop).with_context(|| name));
+    }
     let item = codec::read_json(input.reader, &options);
     let item = item.and_then(|item| codec::prepare(item, format, layout, args.cast));
     let item = item.with_context(|| name.clone())?;

@@ -10,10 +10,12 @@ use serde_json::Value;
 
 use crate::codec::dialect::{kserve, tf_serving, ReadOptions, WriteOptions, RAISE_HINT};
 use crate::codec::dtype::Dtype;
-use crate::codec::model::{Bundle, Item, Named};
+use crate::codec::model::{Bundle, Item, Metadata, Named};
 use crate::codec::pngfile::Layout;
+use crate::codec::safetensors::{SafetensorsWriter, METADATA_KEY};
 use crate::codec::stream::JsonStream;
-use crate::codec::{check_numbers_written, json_input, own_format, prepare, write_binary};
+use crate::codec::write_binary;
+use crate::codec::{check_numbers_written, into_tensor, json_input, own_format, prepare};
 use crate::codec::{Format, Style};
 use crate::error::{Error, Result};
 use crate::output::Directory;
@@ -113,6 +115,8 @@ pub struct JsonWriter<'w> {
     options: WriteOptions,
     lines: bool,
     names: HashSet<String>,
+    /// Whether the document has begun (JSON Lines: the line).
+    started: bool,
 }
 
 impl<'w> JsonWriter<'w> {
@@ -152,6 +156,7 @@ impl<'w> JsonWriter<'w> {
             options: options.clone(),
             lines,
             names: HashSet::new(),
+            started: false,
         })
     }
 
@@ -161,13 +166,43 @@ impl<'w> JsonWriter<'w> {
         if self.lines {
             return Ok(());
         }
-        if self.names.is_empty() {
+        if !self.started {
             self.out.write_all(open.as_bytes())?;
         } else if self.options.pretty && self.holder == Holder::Object {
             self.out.write_all(b"\n")?;
         }
         self.out.write_all(close.as_bytes())?;
         self.out.write_all(b"\n")?;
+        Ok(())
+    }
+
+    /// Writes the bundle's metadata as the member `__metadata__` (as a safetensors header
+    /// holds it) where the document is an object of items; JSON Lines and the protocol
+    /// styles have no place for it.
+    pub fn metadata(&mut self, metadata: &Metadata) -> Result<()> {
+        if self.lines || self.holder != Holder::Object {
+            return Ok(());
+        }
+        self.begin_member()?;
+        let key = Value::from(METADATA_KEY);
+        let value = serde_json::to_value(metadata).map_err(io::Error::from)?;
+        if self.options.pretty {
+            write!(self.out, "\n  {key}: ")?;
+            serde_json::to_writer_pretty(Indented(self.out), &value).map_err(io::Error::from)?;
+        } else {
+            write!(self.out, "{key}:{value}")?;
+        }
+        Ok(())
+    }
+
+    /// Opens the document before its first member, or separates this one from the last.
+    fn begin_member(&mut self) -> Result<()> {
+        if self.started {
+            self.out.write_all(b",")?;
+        } else {
+            self.out.write_all(self.holder.brackets().0.as_bytes())?;
+            self.started = true;
+        }
         Ok(())
     }
 
@@ -202,16 +237,12 @@ impl Sink for JsonWriter<'_> {
                 named.name
             )));
         }
-        let (open, close) = self.holder.brackets();
-        if self.lines || self.names.len() == 1 {
-            self.out.write_all(open.as_bytes())?;
-        } else {
-            self.out.write_all(b",")?;
-        }
+        self.begin_member()?;
         self.write_member(named)?;
         if self.lines {
-            self.out.write_all(close.as_bytes())?;
+            self.out.write_all(self.holder.brackets().1.as_bytes())?;
             self.out.write_all(b"\n")?;
+            self.started = false;
         }
         Ok(())
     }
@@ -274,5 +305,50 @@ impl Sink for DirectorySink<'_> {
         let mut file = self.directory.create(&name, format.extension())?;
         write_binary(item, &mut file, format, layout.unwrap_or_default())?;
         Ok(self.directory.keep(file)?)
+    }
+}
+
+/// Writes every item of `bundle` into one file of `format` (a safetensors file), the data of
+/// all together no more than `max_bytes`; how many items there were.
+pub fn write_archive(
+    bundle: &mut dyn Bundle,
+    out: &mut dyn Write,
+    format: Format,
+    files: Files,
+    max_bytes: u64,
+) -> Result<usize> {
+    match format {
+        Format::Safetensors => {
+            let mut sink = Archived {
+                writer: SafetensorsWriter::new()?,
+                files,
+            };
+            let count = copy(bundle, &mut sink, max_bytes)?;
+            if let Some(metadata) = bundle.metadata() {
+                sink.writer.set_metadata(metadata.clone());
+            }
+            sink.writer.finish(out)?;
+            Ok(count)
+        }
+        Format::Npy | Format::Png => Err(Error::Usage(format!(
+            "a .{} file holds one item; write several to a directory (-o DIR/)",
+            format.extension()
+        ))),
+    }
+}
+
+/// Items going into an archive, each as a tensor (an image as its pixels).
+struct Archived<W> {
+    writer: W,
+    files: Files,
+}
+
+impl Sink for Archived<SafetensorsWriter> {
+    fn add(&mut self, named: Named) -> Result<()> {
+        let Named { name, item } = named;
+        let Files { layout, cast, .. } = self.files;
+        let item = prepare(item, Format::Safetensors, layout, cast)?;
+        let mut tensor = into_tensor(item, layout.unwrap_or_default())?;
+        self.writer.add(&name, &mut tensor)
     }
 }

@@ -15,7 +15,8 @@ use crate::codec::dialect::open::{field_name, open_plan, Source};
 use crate::codec::dialect::{self, Path, Plan, ReadOptions};
 use crate::codec::io::{read_head, AlignedBuf, Payload, BUFFER};
 use crate::codec::json::{self, Scanner, StringReader};
-use crate::codec::model::Item;
+use crate::codec::model::{Item, Metadata};
+use crate::codec::safetensors::METADATA_KEY;
 use crate::codec::search;
 use crate::error::{Error, Result};
 
@@ -150,6 +151,7 @@ impl Document {
     pub fn every(self, options: &ReadOptions) -> Result<Payloads> {
         let plans = search::every(&self.root, options)?;
         Ok(Payloads {
+            metadata: metadata(&self.root),
             document: self,
             plans: plans.into(),
             options: options.clone(),
@@ -462,6 +464,8 @@ impl Document {
 
 /// The payloads of a [`Document`], each opened in turn, with its name where it has one.
 pub struct Payloads {
+    /// The document's `__metadata__`, as a safetensors header holds it.
+    pub metadata: Option<Metadata>,
     document: Document,
     plans: VecDeque<(Option<String>, Plan)>,
     options: ReadOptions,
@@ -477,6 +481,16 @@ impl Payloads {
         let item = open_plan(plan, source, &self.options)?;
         Ok(Some((name, item)))
     }
+}
+
+/// A top-level `__metadata__` object of strings (a safetensors file's, as `encode` writes
+/// it into an object of items).
+fn metadata(root: &Value) -> Option<Metadata> {
+    let fields = root.get(METADATA_KEY)?.as_object()?;
+    fields
+        .iter()
+        .map(|(key, value)| Some((key.clone(), value.as_str()?.to_string())))
+        .collect()
 }
 
 /// Reads the members of the top-level object. With `live` options, a payload string whose

@@ -25,7 +25,7 @@ use std::io::{BufRead, Cursor, Read, Write};
 use crate::codec::dialect::{ReadOptions, WriteOptions};
 use crate::codec::dtype::Dtype;
 use crate::codec::io::{read_head, Counting, Plain};
-use crate::codec::model::Item;
+use crate::codec::model::{Bundle, Item, Named, One};
 use crate::codec::pngfile::Layout;
 use crate::codec::sniff::{Expected, Kind};
 use crate::error::{Error, Result};
@@ -200,15 +200,26 @@ impl Style {
 pub enum Format {
     Npy,
     Png,
+    /// A file of named tensors, every item as one.
+    Safetensors,
 }
 
 impl Format {
-    pub const ALL: [Format; 2] = [Format::Npy, Format::Png];
+    pub const ALL: [Format; 3] = [Format::Npy, Format::Png, Format::Safetensors];
 
     pub fn extension(self) -> &'static str {
         match self {
             Format::Npy => "npy",
             Format::Png => "png",
+            Format::Safetensors => "safetensors",
+        }
+    }
+
+    /// Whether a file of the format holds several items.
+    pub fn holds_several(self) -> bool {
+        match self {
+            Format::Npy | Format::Png => false,
+            Format::Safetensors => true,
         }
     }
 
@@ -217,6 +228,32 @@ impl Format {
         Format::ALL
             .into_iter()
             .find(|format| extension.eq_ignore_ascii_case(format.extension()))
+    }
+}
+
+/// What a binary input holds: one item (a `.npy` file, a PNG image) or several (a
+/// `.safetensors` file).
+pub enum Opened<'a> {
+    One(Item<'a>),
+    Several(Box<dyn Bundle + 'a>),
+}
+
+/// Opens a binary input of any kind `encode` reads, told apart by its first bytes; the data
+/// of several items together may hold no more than `max_bytes`.
+pub fn open_binary<'a>(
+    input: impl Read + Send + 'a,
+    size: Option<u64>,
+    max_bytes: u64,
+) -> Result<Opened<'a>> {
+    let mut input = input;
+    let head = read_head(&mut input, sniff::HEAD)?;
+    let whole = Cursor::new(head.clone()).chain(input);
+    match sniff::sniff(&head) {
+        Some(Kind::Safetensors) => {
+            let reader = safetensors::SafetensorsReader::new(whole, size, max_bytes)?;
+            Ok(Opened::Several(Box::new(reader)))
+        }
+        Some(_) | None => read_binary_of_size(whole, size).map(Opened::One),
     }
 }
 
@@ -441,8 +478,11 @@ pub fn check_layout(item: &Item, format: Format, layout: Option<Layout>) -> Resu
         return Ok(());
     };
     let here = match (item, format) {
-        (Item::Tensor(_), Format::Png) | (Item::Image(_), Format::Npy) => return Ok(()),
+        (Item::Tensor(_), Format::Png) | (Item::Image(_), Format::Npy | Format::Safetensors) => {
+            return Ok(())
+        }
         (Item::Tensor(_), Format::Npy) => "a tensor written as .npy keeps its own shape",
+        (Item::Tensor(_), Format::Safetensors) => "a tensor written as safetensors keeps its shape",
         (Item::Image(_), Format::Png) => "an image written as PNG is copied as it is",
     };
     Err(Error::Usage(format!(
@@ -490,6 +530,23 @@ pub fn write_binary(item: Item, out: &mut dyn Write, format: Format, layout: Lay
             let bytes = pngfile::from_tensor(tensor, layout)?;
             Ok(out.write_all(&bytes)?)
         }
+        (item, Format::Safetensors) => {
+            let mut one = One::new(Named::new(model::position_name(0), item));
+            let files = bundle::Files {
+                format: None,
+                layout: Some(layout),
+                cast: None,
+            };
+            bundle::write_archive(&mut one, out, format, files, u64::MAX).map(drop)
+        }
+    }
+}
+
+/// A tensor of the item: itself, or an image's pixels in `layout`.
+pub fn into_tensor(item: Item, layout: Layout) -> Result<model::Tensor> {
+    match item {
+        Item::Tensor(tensor) => Ok(tensor),
+        Item::Image(image) => pngfile::to_tensor(&image, layout),
     }
 }
 

@@ -12,7 +12,7 @@
 //! Tensors are read in data-offset order, so that a file streams in one pass from a pipe.
 //! Writing waits in a temporary file: the header, which comes first, needs every shape.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::fmt;
 use std::io::{self, Read, Write};
 
@@ -48,7 +48,7 @@ const PLANNED: [&str; 9] = [
 ];
 
 /// The `__metadata__` of a header: free-form text, as the reference keeps it.
-pub type Metadata = BTreeMap<String, String>;
+pub use crate::codec::model::Metadata;
 
 fn read_error(message: String) -> Error {
     Error::SafetensorsRead(message)
@@ -358,11 +358,6 @@ impl<R: Read> SafetensorsReader<R> {
         })
     }
 
-    /// The header's `__metadata__`, if it has one.
-    pub fn metadata(&self) -> Option<&Metadata> {
-        self.metadata.as_ref()
-    }
-
     /// Bytes of data in the file (after the header): every tensor's together.
     pub fn data_len(&self) -> u64 {
         self.data_len
@@ -391,6 +386,11 @@ impl<R: Read> SafetensorsReader<R> {
 }
 
 impl<R: Read + Send> Bundle for SafetensorsReader<R> {
+    /// The header's `__metadata__`, if it has one.
+    fn metadata(&self) -> Option<&Metadata> {
+        self.metadata.as_ref()
+    }
+
     fn next_item(&mut self) -> Result<Option<Named<'_>>> {
         if self.finished {
             return Ok(None);

@@ -7,6 +7,7 @@ use serde_json::Value;
 use crate::codec::dialect::{self, kind_of, list, Encoding, Path, Plan, ReadOptions};
 use crate::codec::dtype::ByteOrder;
 use crate::codec::model::TensorHeader;
+use crate::codec::safetensors::METADATA_KEY;
 use crate::error::{Error, Result};
 
 /// A payload found in a document.
@@ -39,7 +40,8 @@ pub fn pick(root: &Value, options: &ReadOptions) -> Result<Plan> {
 
 /// Every payload in the document, in order, with its name where it has one (its key, or its
 /// own name in a KServe or TF Serving document, whose tensors are each a payload); or the one
-/// `--path` or `--name` picks.
+/// `--path` or `--name` picks. An empty object (or one holding only `__metadata__`) is a
+/// bundle of no items, as `encode` writes a safetensors file of no tensors.
 pub fn every(root: &Value, options: &ReadOptions) -> Result<Vec<(Option<String>, Plan)>> {
     if options.path.is_some() || options.name.is_some() {
         let at = match &options.path {
@@ -51,7 +53,10 @@ pub fn every(root: &Value, options: &ReadOptions) -> Result<Vec<(Option<String>,
     }
     let mut found = Vec::new();
     collect(root, &mut Path::new(), options, &mut found);
-    if found.is_empty() {
+    let empty_bundle = root
+        .as_object()
+        .is_some_and(|fields| fields.keys().all(|key| key == METADATA_KEY));
+    if found.is_empty() && !empty_bundle {
         return Ok(vec![(None, pick(root, options)?)]);
     }
     let mut every = Vec::new();

@@ -125,10 +125,10 @@ impl Kind {
             (Kind::Gzip, Expected::NpyOrPng) => {
                 "decompress it first: `gunzip -c FILE | tensorjson encode`"
             }
-            (Kind::Safetensors, _) => {
-                "tensorjson reads .npy: save the tensor with numpy.save \
-                 (`safetensors.numpy.load_file` loads it) and run `tensorjson encode` on that"
+            (Kind::Safetensors, Expected::Json) => {
+                "to make JSON of it, run `tensorjson encode FILE`"
             }
+            (Kind::Safetensors, Expected::NpyOrPng) => "tensorjson reads it",
             (Kind::Utf16, _) => "convert it to UTF-8 (e.g. `iconv -f UTF-16 -t UTF-8 FILE`)",
             (Kind::Json, Expected::NpyOrPng) => "to read JSON, use `tensorjson decode`",
             (Kind::Json, Expected::Json) => "tensorjson reads it",

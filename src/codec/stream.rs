@@ -11,7 +11,7 @@ use memchr::memchr2;
 
 use crate::codec::dialect::ReadOptions;
 use crate::codec::document::{self, Flow, Payloads};
-use crate::codec::model::{position_name, Bundle, Named};
+use crate::codec::model::{position_name, Bundle, Metadata, Named};
 use crate::error::{Error, Result};
 
 /// Every payload of every document of a JSON stream.
@@ -23,6 +23,8 @@ pub struct JsonStream<R> {
     /// Items handed out so far: an unnamed item is named by its position.
     position: usize,
     documents: usize,
+    /// The first document's `__metadata__`.
+    metadata: Option<Metadata>,
 }
 
 impl<R: BufRead + Send> JsonStream<R> {
@@ -33,6 +35,7 @@ impl<R: BufRead + Send> JsonStream<R> {
             pending: None,
             position: 0,
             documents: 0,
+            metadata: None,
         }
     }
 }
@@ -56,6 +59,10 @@ fn next_pending(
 }
 
 impl<R: BufRead + Send> Bundle for JsonStream<R> {
+    fn metadata(&self) -> Option<&Metadata> {
+        self.metadata.as_ref()
+    }
+
     fn next_item(&mut self) -> Result<Option<Named<'_>>> {
         if let Some(named) = next_pending(&mut self.pending, &mut self.position)? {
             return Ok(Some(named));
@@ -78,7 +85,12 @@ impl<R: BufRead + Send> Bundle for JsonStream<R> {
                 Ok(Some(Named::new(name, item)))
             }
             Flow::End(document) => {
-                let payloads = document.every(&self.options);
+                let mut payloads = document.every(&self.options);
+                if let Ok(payloads) = &mut payloads {
+                    if self.documents == 1 {
+                        self.metadata = payloads.metadata.take();
+                    }
+                }
                 self.pending = Some(payloads.map_err(|error| error.within(&within))?);
                 next_pending(&mut self.pending, &mut self.position)
             }
