@@ -12,7 +12,11 @@ Both ways, bit-exact, names and order kept:
       a KServe request read as a client reads it, and `--lines` read line by line;
   (b) what Python writes holding several arrays (json-numpy and json-tricks dumps of a dict, a
       KServe response with several outputs, JSON Lines of records) is decoded with
-      `decode -o DIR/` into files `numpy.load` reads back.
+      `decode -o DIR/` into files `numpy.load` reads back;
+  (c) safetensors: files `safetensors.numpy.save_file` wrote (every dtype, 0-d, empty, none,
+      metadata) go to JSON and back to files `load_file` reads bit-exact with their names,
+      metadata and data order; the JSON is the arrays `load_file` gives; a json-numpy dict
+      decoded with `-o X.safetensors` keeps the dict's order.
 
 One line per check (PASS/FAIL), then `N passed, M failed`; exit status 1 if any failed.
 """
@@ -34,6 +38,9 @@ except ImportError as exc:  # pragma: no cover - environment problem
 
 import json_numpy  # noqa: E402
 import json_tricks  # noqa: E402
+import safetensors.numpy  # noqa: E402
+
+import live_check_safetensors as st  # noqa: E402
 
 import check_harness as harness  # noqa: E402
 from check_harness import CheckFailed, expect, same_array  # noqa: E402
@@ -191,13 +198,48 @@ class Runner(harness.Runner):
                    refuses_escape)
 
 
+def safetensors_checks(self: Runner) -> None:
+    for stem, case in st.cases().items():
+        def round_trip(work: Path, stem=stem):
+            case = st.write_fixtures(work)[f"{stem}.safetensors"]
+            json_text = self.tool.run("encode", work / f"{stem}.safetensors")
+            (work / "x.json").write_bytes(json_text)
+            self.tool.run("decode", work / "x.json", "-o", work / "back.safetensors")
+            st.check_file(work / "back.safetensors", case)
+        self.check(f"safetensors {stem}: save_file -> JSON -> load_file", round_trip)
+
+    def read_by_hand(work: Path):
+        case = st.write_fixtures(work)["several.safetensors"]
+        document = json.loads(self.tool.run("encode", work / "several.safetensors"))
+        expect(document.pop("__metadata__") == case.metadata, "metadata")
+        expect(list(document) == case.order, f"order {list(document)} != {case.order}")
+        loaded = safetensors.numpy.load_file(str(work / "several.safetensors"))
+        same_dict({k: envelope_array(v) for k, v in document.items()},
+                  {k: loaded[k] for k in case.order}, "safetensors as JSON")
+    self.check("safetensors: encode gives the arrays load_file gives", read_by_hand)
+
+    def from_json_numpy(work: Path):
+        named = {k: v for k, v in arrays().items() if v.dtype.name != "complex128"}
+        (work / "in.json").write_text(json_numpy.dumps(named))
+        self.tool.run("decode", work / "in.json", "-o", work / "out.safetensors")
+        loaded = safetensors.numpy.load_file(str(work / "out.safetensors"))
+        same_dict({k: loaded[k] for k in named}, named, "json-numpy dict as safetensors")
+        order = st.data_order(work / "out.safetensors")
+        expect(order == list(named), f"data order {order}")
+    self.check("decode -o X.safetensors: a json-numpy dict, order kept", from_json_numpy)
+
+
+Runner.safetensors_checks = safetensors_checks
+
+
 def main(argv: list[str]) -> int:
     def banner() -> str:
         return (f"NumPy {np.__version__}, json-numpy {getattr(json_numpy, '__version__', '?')}, "
-                f"json-tricks {getattr(json_tricks, '__version__', '?')}")
+                f"json-tricks {getattr(json_tricks, '__version__', '?')}, "
+                f"safetensors {safetensors.__version__}")
 
     def run(runner: Runner) -> None:
-        for part in (runner.encode_checks, runner.decode_checks):
+        for part in (runner.encode_checks, runner.decode_checks, runner.safetensors_checks):
             try:
                 part()
             except CheckFailed as e:
