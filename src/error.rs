@@ -20,8 +20,11 @@ pub enum Error {
         source: Box<Error>,
     },
 
-    /// The input is neither a `.npy` file nor a PNG image.
-    #[error("expected a .npy file (starting \\x93NUMPY) or a PNG image; found {found}")]
+    /// The input is no kind `encode` reads.
+    #[error(
+        "expected a .npy file (starting \\x93NUMPY), a PNG image or a .safetensors file; found \
+         {found}"
+    )]
     UnknownInput { found: String },
 
     /// `decode` was given something that is not JSON (a `.npy`, an image, UTF-16 text, ...).

@@ -427,3 +427,88 @@ fn a_file_whose_name_holds_an_equals_sign_is_a_file() {
     let keys: Vec<&String> = document.as_object().unwrap().keys().collect();
     assert_eq!(keys, ["k=v", "x"]);
 }
+
+const SAFETENSORS: &str = "safetensors";
+
+#[test]
+fn a_safetensors_file_goes_to_json_and_back_byte_for_byte() {
+    let scratch = Scratch::new();
+    // Files written by the safetensors package's save_file (fixtures/generate_safetensors.py).
+    for stem in [
+        "several",
+        "all_dtypes",
+        "metadata",
+        "scalar",
+        "empty",
+        "no_tensors",
+    ] {
+        let original = fixture(&format!("{SAFETENSORS}/{stem}.safetensors"));
+        scratch.write("in.safetensors", &original);
+        let run = scratch.run(&["encode", "in.safetensors", "-o", "x.json"], None);
+        run.assert_success(stem);
+        let run = scratch.run(&["decode", "x.json", "-o", "out.safetensors"], None);
+        run.assert_success(stem);
+        assert_eq!(scratch.read("out.safetensors"), original, "{stem}");
+    }
+}
+
+#[test]
+fn safetensors_tensors_are_named_items_with_the_arrays_load_file_gives() {
+    let scratch = Scratch::new();
+    scratch.write(
+        "in.safetensors",
+        &fixture(&format!("{SAFETENSORS}/metadata.safetensors")),
+    );
+    let run = scratch.run(&["encode", "in.safetensors"], None);
+    let document = json(&run);
+    assert_eq!(
+        document["__metadata__"],
+        serde_json::json!({"format": "np"})
+    );
+    let w: Envelope = serde_json::from_value(document["w"].clone()).unwrap();
+    assert_eq!(
+        (w.dtype.as_str(), w.shape.as_slice()),
+        ("float32", &[4][..])
+    );
+    // The array load_file returned, saved by numpy.
+    let expected = fixture(&format!("{SAFETENSORS}/metadata.0.expected.npy"));
+    let data = STANDARD.decode(&w.data).unwrap();
+    assert!(expected.ends_with(&data), "the tensor's bytes");
+}
+
+#[test]
+fn hostile_safetensors_files_are_refused_with_no_output() {
+    let cases = [
+        ("bad_overlap", "overlap"),
+        ("bad_hole", "hole"),
+        ("bad_past_end", "past the end"),
+        ("bad_header_length_huge", "a .safetensors file; found bytes"),
+        ("bad_bf16", "bfloat16 and float8 are planned"),
+        ("bad_nbytes_mismatch", "bytes"),
+    ];
+    for (stem, phrase) in cases {
+        let scratch = Scratch::new();
+        scratch.write(
+            "in.safetensors",
+            &fixture(&format!("{SAFETENSORS}/{stem}.safetensors")),
+        );
+        let run = scratch.run(&["encode", "in.safetensors", "-o", "out.json"], None);
+        run.assert_failure(1, "in.safetensors", &[phrase], stem);
+        assert!(!scratch.exists("out.json"), "{stem}: output left");
+        scratch.assert_no_temporaries(stem);
+    }
+}
+
+#[test]
+fn a_safetensors_output_is_all_or_nothing() {
+    let scratch = Scratch::new();
+    scratch.write("out.safetensors", b"old");
+    // complex128 has no safetensors dtype: the second item fails after the first was taken.
+    let c16 = expected("npy/complex128_le_c");
+    let document = serde_json::json!({"ok": expected(FLOAT32), "c": c16});
+    scratch.write("in.json", document.to_string().as_bytes());
+    let run = scratch.run(&["decode", "in.json", "-o", "out.safetensors"], None);
+    run.assert_failure(1, "in.json", &["item \"c\"", "complex128"], "complex128");
+    assert_eq!(scratch.read("out.safetensors"), b"old");
+    scratch.assert_no_temporaries("complex128");
+}

@@ -479,7 +479,10 @@ fn encode_names_what_it_was_given_instead_of_showing_its_bytes() {
     ];
     for (input, phrases) in cases {
         let phrases = [
-            &["expected a .npy file", "or a PNG image; found"][..],
+            &[
+                "expected a .npy file",
+                "a PNG image or a .safetensors file; found",
+            ][..],
             phrases,
         ]
         .concat();
