@@ -175,6 +175,16 @@ fn decode(args: DecodeArgs, quiet: bool) -> Result<()> {
     let layout = args.layout.map(Into::into);
     let to = args.to.map(Into::into);
     if let Some(directory) = output_path.as_deref().filter(|path| is_directory(path)) {
+        if let Some(format) = to.filter(|format| format.holds_several()) {
+            usage_error(
+                "decode",
+                format!(
+                    "--to {} writes every item into one file, not a directory: give -o \
+                     FILE.{0}, or --to npy or png for a file per item",
+                    format.extension()
+                ),
+            );
+        }
         let input = open_input(args.input, quiet)?;
         let files = Files {
             format: to,

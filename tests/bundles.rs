@@ -512,3 +512,13 @@ fn a_safetensors_output_is_all_or_nothing() {
     assert_eq!(scratch.read("out.safetensors"), b"old");
     scratch.assert_no_temporaries("complex128");
 }
+
+#[test]
+fn a_format_of_several_items_to_a_directory_is_a_usage_error() {
+    let scratch = Scratch::new();
+    scratch.write("two.json", &keyed(&["a", "b"]));
+    let run = scratch.run(&["decode", "two.json", "-o", "out/", "--to", "safetensors"], None);
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(run.stderr.contains("--to safetensors writes every item into one file"));
+    assert!(!scratch.exists("out"));
+}
