@@ -175,7 +175,7 @@ fn decode(args: DecodeArgs, quiet: bool) -> Result<()> {
     let layout = args.layout.map(Into::into);
     let to = args.to.map(Into::into);
     if let Some(directory) = output_path.as_deref().filter(|path| is_directory(path)) {
-        if let Some(format) = to.filter(|format| format.holds_several()) {
+        if let Some(format) = to.filter(|format: &Format| format.holds_several()) {
             usage_error(
                 "decode",
                 format!(

@@ -517,8 +517,13 @@ fn a_safetensors_output_is_all_or_nothing() {
 fn a_format_of_several_items_to_a_directory_is_a_usage_error() {
     let scratch = Scratch::new();
     scratch.write("two.json", &keyed(&["a", "b"]));
-    let run = scratch.run(&["decode", "two.json", "-o", "out/", "--to", "safetensors"], None);
+    let run = scratch.run(
+        &["decode", "two.json", "-o", "out/", "--to", "safetensors"],
+        None,
+    );
     assert_eq!(run.code, Some(2), "{}", run.stderr);
-    assert!(run.stderr.contains("--to safetensors writes every item into one file"));
+    assert!(run
+        .stderr
+        .contains("--to safetensors writes every item into one file"));
     assert!(!scratch.exists("out"));
 }
