@@ -44,7 +44,7 @@ pub enum Command {
 
 #[derive(Args, Debug)]
 pub struct EncodeArgs {
-    /// .npy, PNG or .safetensors files to read; `-` or nothing for standard input. Several
+    /// `.npy`, PNG, `.npz` or `.safetensors` files to read; `-` or nothing for standard input. Several
     /// items make one document, each named by NAME= before its file, its file's stem, or its
     /// name in the file.
     #[arg(value_name = "[NAME=]INPUT")]
@@ -83,7 +83,7 @@ pub struct EncodeArgs {
 
 fn encode_max_bytes_help() -> String {
     format!(
-        "Largest data of all the tensors of a .safetensors or .npz input together, checked \
+        "Largest data of all the tensors of an .npz or .safetensors input together, checked \
          before it is read: bytes, or with a suffix K, M, G or T, or `none` [default: {}]",
         ByteSize(DEFAULT_MAX_BYTES)
     )
@@ -93,7 +93,7 @@ fn encode_max_bytes_help() -> String {
 pub struct DecodeArgs {
     /// JSON file to read; `-` or nothing for standard input.
     pub input: Option<PathBuf>,
-    /// File to write (.npy, .png, or .safetensors for every payload); `-` or nothing for
+    /// File to write (.npy, .png, or .npz or .safetensors for every payload); `-` or nothing for
     /// standard output, which needs --to; or a directory (`DIR/`), to write every payload as
     /// DIR/NAME.npy or DIR/NAME.png.
     #[arg(short, long)]
@@ -273,6 +273,7 @@ impl From<CompressArg> for Compression {
 pub enum FormatArg {
     Npy,
     Png,
+    Npz,
     Safetensors,
 }
 
@@ -281,6 +282,7 @@ impl From<FormatArg> for Format {
         match format {
             FormatArg::Npy => Format::Npy,
             FormatArg::Png => Format::Png,
+            FormatArg::Npz => Format::Npz,
             FormatArg::Safetensors => Format::Safetensors,
         }
     }

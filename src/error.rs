@@ -22,8 +22,8 @@ pub enum Error {
 
     /// The input is no kind `encode` reads.
     #[error(
-        "expected a .npy file (starting \\x93NUMPY), a PNG image or a .safetensors file; found \
-         {found}"
+        "expected a .npy file (starting \\x93NUMPY), a PNG image, an .npz or a .safetensors \
+         file; found {found}"
     )]
     UnknownInput { found: String },
 

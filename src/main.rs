@@ -121,8 +121,9 @@ impl Encoding {
     /// document of several.
     fn one(&self, source: &ends::Source, output: &mut Output) -> Result<()> {
         let input = open_input(source.path.clone(), self.quiet)?;
+        let file = input.reopened();
         let name = input.name;
-        let opened = codec::open_binary(input.reader, input.size, self.max_bytes);
+        let opened = codec::open_binary(input.reader, input.size, file, self.max_bytes);
         let written = opened.and_then(|opened| match opened {
             Opened::One(item) => codec::write_json(item, output, self.style, &self.options),
             Opened::Several(mut items) => {
@@ -142,8 +143,9 @@ impl Encoding {
         let mut writer = JsonWriter::new(output, self.style, &self.options, self.lines)?;
         for (position, source) in sources.iter().enumerate() {
             let input = open_input(source.path.clone(), self.quiet)?;
+            let file = input.reopened();
             let name = input.name;
-            let opened = codec::open_binary(input.reader, input.size, self.max_bytes);
+            let opened = codec::open_binary(input.reader, input.size, file, self.max_bytes);
             let added = opened.and_then(|opened| match opened {
                 Opened::One(item) => writer.add(Named::new(source.item_name(position), item)),
                 Opened::Several(mut items) => {

@@ -414,7 +414,10 @@ fn decode_says_what_a_non_json_input_is_and_what_to_run() {
         ),
         (
             b"PK\x03\x04\x14\x00\x00\x00\x08\x00".to_vec(),
-            &["a zip archive (an .npz is one)", "unzip"],
+            &[
+                "a zip archive (an .npz is one)",
+                "run `tensorjson encode FILE`",
+            ],
         ),
         (
             b"\x1F\x8B\x08\x00\x00\x00\x00\x00".to_vec(),
@@ -458,14 +461,10 @@ fn a_utf8_byte_order_mark_before_json_is_skipped() {
 
 #[test]
 fn encode_names_what_it_was_given_instead_of_showing_its_bytes() {
-    let cases: [(Vec<u8>, &[&str]); 5] = [
+    let cases: [(Vec<u8>, &[&str]); 4] = [
         (
             b"\xFF\xD8\xFF\xE0\x00\x10JFIF\x00".to_vec(),
             &["a JPEG image", "tensorjson reads PNG"],
-        ),
-        (
-            b"PK\x03\x04\x14\x00\x00\x00".to_vec(),
-            &["a zip archive", "unzip"],
         ),
         (
             b"\xEF\xBB\xBF{\"a\": 1}".to_vec(),
@@ -481,13 +480,16 @@ fn encode_names_what_it_was_given_instead_of_showing_its_bytes() {
         let phrases = [
             &[
                 "expected a .npy file",
-                "a PNG image or a .safetensors file; found",
+                "a PNG image, an .npz or a .safetensors file; found",
             ][..],
             phrases,
         ]
         .concat();
         check_fails(1, &["encode"], &input, "out.json", &phrases);
     }
+    // A zip archive is read as an .npz: a broken one says so.
+    let zip = b"PK\x03\x04\x14\x00\x00\x00";
+    check_fails(1, &["encode"], zip, "out.json", &["invalid .npz archive"]);
     // Bytes of no known kind are shown escaped, not as replacement characters.
     let run = Scratch::new().run(&["encode"], Some(b"\xC8\x01\xFFabc"));
     run.assert_fails(1, &[r#"found bytes "\xc8\x01\xffabc""#], "unknown bytes");

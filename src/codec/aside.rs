@@ -165,9 +165,14 @@ impl Spill {
     }
 
     pub fn into_blob(self) -> Result<Blob> {
+        Ok(Blob::File(self.into_file()?))
+    }
+
+    /// The file, from its start.
+    pub fn into_file(self) -> Result<File> {
         let mut file = self.0;
         file.rewind()?;
-        Ok(Blob::File(file))
+        Ok(file)
     }
 }
 

@@ -10,7 +10,8 @@ use serde_json::Value;
 
 use crate::codec::dialect::{kserve, tf_serving, ReadOptions, WriteOptions, RAISE_HINT};
 use crate::codec::dtype::Dtype;
-use crate::codec::model::{Bundle, Item, Metadata, Named};
+use crate::codec::model::{Bundle, Item, Metadata, Named, Tensor};
+use crate::codec::npz::NpzWriter;
 use crate::codec::pngfile::Layout;
 use crate::codec::safetensors::{SafetensorsWriter, METADATA_KEY};
 use crate::codec::stream::JsonStream;
@@ -308,7 +309,7 @@ impl Sink for DirectorySink<'_> {
     }
 }
 
-/// Writes every item of `bundle` into one file of `format` (a safetensors file), the data of
+/// Writes every item of `bundle` into one file of `format` (`.npz`, `.safetensors`), the data of
 /// all together no more than `max_bytes`; how many items there were.
 pub fn write_archive(
     bundle: &mut dyn Bundle,
@@ -318,6 +319,15 @@ pub fn write_archive(
     max_bytes: u64,
 ) -> Result<usize> {
     match format {
+        Format::Npz => {
+            let mut sink = Archived {
+                writer: NpzWriter::new(out),
+                files,
+            };
+            let count = copy(bundle, &mut sink, max_bytes)?;
+            sink.writer.finish()?;
+            Ok(count)
+        }
         Format::Safetensors => {
             let mut sink = Archived {
                 writer: SafetensorsWriter::new()?,
@@ -343,12 +353,26 @@ struct Archived<W> {
     files: Files,
 }
 
-impl Sink for Archived<SafetensorsWriter> {
-    fn add(&mut self, named: Named) -> Result<()> {
+impl<W> Archived<W> {
+    /// The item as the tensor that goes into the archive, and its name.
+    fn tensor<'a>(&self, named: Named<'a>) -> Result<(String, Tensor<'a>)> {
         let Named { name, item } = named;
         let Files { layout, cast, .. } = self.files;
-        let item = prepare(item, Format::Safetensors, layout, cast)?;
-        let mut tensor = into_tensor(item, layout.unwrap_or_default())?;
+        let item = prepare(item, Format::Npy, layout, cast)?;
+        Ok((name, into_tensor(item, layout.unwrap_or_default())?))
+    }
+}
+
+impl Sink for Archived<SafetensorsWriter> {
+    fn add(&mut self, named: Named) -> Result<()> {
+        let (name, mut tensor) = self.tensor(named)?;
+        self.writer.add(&name, &mut tensor)
+    }
+}
+
+impl<W: Write> Sink for Archived<NpzWriter<W>> {
+    fn add(&mut self, named: Named) -> Result<()> {
+        let (name, mut tensor) = self.tensor(named)?;
         self.writer.add(&name, &mut tensor)
     }
 }

@@ -118,6 +118,23 @@ impl<R: Read> AlignedReader<R> {
     }
 }
 
+/// As std's `BufReader`: what is buffered is dropped, and a relative seek counts from where
+/// the reader's user stands, not the inner reader.
+impl<R: Read + io::Seek> io::Seek for AlignedReader<R> {
+    fn seek(&mut self, position: io::SeekFrom) -> io::Result<u64> {
+        let buffered = (self.filled - self.position) as i64;
+        let moved = match position {
+            io::SeekFrom::Current(offset) => {
+                self.inner.seek(io::SeekFrom::Current(offset - buffered))?
+            }
+            io::SeekFrom::Start(_) | io::SeekFrom::End(_) => self.inner.seek(position)?,
+        };
+        self.position = 0;
+        self.filled = 0;
+        Ok(moved)
+    }
+}
+
 impl<R: Read> Read for AlignedReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.position == self.filled

@@ -21,11 +21,12 @@ pub mod sniff;
 pub mod stream;
 pub mod zlib;
 
+use std::fs::File;
 use std::io::{BufRead, Cursor, Read, Write};
 
 use crate::codec::dialect::{ReadOptions, WriteOptions};
 use crate::codec::dtype::Dtype;
-use crate::codec::io::{read_head, Counting, Plain};
+use crate::codec::io::{read_head, AlignedReader, Counting, Plain, BUFFER};
 use crate::codec::model::{Bundle, Item, Named, One};
 use crate::codec::pngfile::Layout;
 use crate::codec::sniff::{Expected, Kind};
@@ -201,17 +202,19 @@ impl Style {
 pub enum Format {
     Npy,
     Png,
-    /// A file of named tensors, every item as one.
+    /// Files of named tensors: every item as one.
+    Npz,
     Safetensors,
 }
 
 impl Format {
-    pub const ALL: [Format; 3] = [Format::Npy, Format::Png, Format::Safetensors];
+    pub const ALL: [Format; 4] = [Format::Npy, Format::Png, Format::Npz, Format::Safetensors];
 
     pub fn extension(self) -> &'static str {
         match self {
             Format::Npy => "npy",
             Format::Png => "png",
+            Format::Npz => "npz",
             Format::Safetensors => "safetensors",
         }
     }
@@ -220,7 +223,7 @@ impl Format {
     pub fn holds_several(self) -> bool {
         match self {
             Format::Npy | Format::Png => false,
-            Format::Safetensors => true,
+            Format::Npz | Format::Safetensors => true,
         }
     }
 
@@ -232,26 +235,42 @@ impl Format {
     }
 }
 
-/// What a binary input holds: one item (a `.npy` file, a PNG image) or several (a
-/// `.safetensors` file).
+/// What a binary input holds: one item (a `.npy` file, a PNG image) or several (an `.npz`
+/// or a `.safetensors` file).
 pub enum Opened<'a> {
     One(Item<'a>),
     Several(Box<dyn Bundle + 'a>),
 }
 
 /// Opens a binary input of any kind `encode` reads, told apart by its first bytes; the data
-/// of several items together may hold no more than `max_bytes`.
+/// of several items together may hold no more than `max_bytes`. An `.npz` is read from
+/// `file`, the same input opened for seeking, if there is one; else it is copied to a
+/// temporary file first (a zip archive lists its members at its end).
 pub fn open_binary<'a>(
     input: impl Read + Send + 'a,
     size: Option<u64>,
+    file: Option<File>,
     max_bytes: u64,
 ) -> Result<Opened<'a>> {
     let mut input = input;
     let head = read_head(&mut input, sniff::HEAD)?;
-    let whole = Cursor::new(head.clone()).chain(input);
+    let mut whole = Cursor::new(head.clone()).chain(input);
     match sniff::sniff(&head) {
         Some(Kind::Safetensors) => {
             let reader = safetensors::SafetensorsReader::new(whole, size, max_bytes)?;
+            Ok(Opened::Several(Box::new(reader)))
+        }
+        Some(Kind::Zip) => {
+            let file = match file {
+                Some(file) => file,
+                None => {
+                    let mut spill = aside::Spill::new()?;
+                    io::copy(&mut whole, &mut spill)?;
+                    spill.into_file()?
+                }
+            };
+            let reader =
+                npz::NpzReader::new(AlignedReader::with_capacity(BUFFER, file), max_bytes)?;
             Ok(Opened::Several(Box::new(reader)))
         }
         Some(_) | None => read_binary_of_size(whole, size).map(Opened::One),
@@ -479,11 +498,12 @@ pub fn check_layout(item: &Item, format: Format, layout: Option<Layout>) -> Resu
         return Ok(());
     };
     let here = match (item, format) {
-        (Item::Tensor(_), Format::Png) | (Item::Image(_), Format::Npy | Format::Safetensors) => {
-            return Ok(())
-        }
+        (Item::Tensor(_), Format::Png)
+        | (Item::Image(_), Format::Npy | Format::Npz | Format::Safetensors) => return Ok(()),
         (Item::Tensor(_), Format::Npy) => "a tensor written as .npy keeps its own shape",
-        (Item::Tensor(_), Format::Safetensors) => "a tensor written as safetensors keeps its shape",
+        (Item::Tensor(_), Format::Npz | Format::Safetensors) => {
+            "a tensor written into a file of tensors keeps its own shape"
+        }
         (Item::Image(_), Format::Png) => "an image written as PNG is copied as it is",
     };
     Err(Error::Usage(format!(
@@ -531,7 +551,7 @@ pub fn write_binary(item: Item, out: &mut dyn Write, format: Format, layout: Lay
             let bytes = pngfile::from_tensor(tensor, layout)?;
             Ok(out.write_all(&bytes)?)
         }
-        (item, Format::Safetensors) => {
+        (item, Format::Npz | Format::Safetensors) => {
             let mut one = One::new(Named::new(model::position_name(0), item));
             let files = bundle::Files {
                 format: None,

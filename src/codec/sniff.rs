@@ -115,9 +115,8 @@ impl Kind {
                 "tensorjson reads PNG: convert it first (e.g. `magick FILE out.png`) and run \
                  `tensorjson encode out.png`"
             }
-            (Kind::Zip, _) => {
-                "tensorjson reads one .npy file at a time: unpack it (`unzip FILE`) and run \
-                 `tensorjson encode` on a member"
+            (Kind::Zip | Kind::Safetensors, Expected::Json) => {
+                "to make JSON of it, run `tensorjson encode FILE`"
             }
             (Kind::Gzip, Expected::Json) => {
                 "decompress it first: `gunzip -c FILE | tensorjson decode`"
@@ -125,10 +124,7 @@ impl Kind {
             (Kind::Gzip, Expected::NpyOrPng) => {
                 "decompress it first: `gunzip -c FILE | tensorjson encode`"
             }
-            (Kind::Safetensors, Expected::Json) => {
-                "to make JSON of it, run `tensorjson encode FILE`"
-            }
-            (Kind::Safetensors, Expected::NpyOrPng) => "tensorjson reads it",
+            (Kind::Zip | Kind::Safetensors, Expected::NpyOrPng) => "tensorjson reads it",
             (Kind::Utf16, _) => "convert it to UTF-8 (e.g. `iconv -f UTF-16 -t UTF-8 FILE`)",
             (Kind::Json, Expected::NpyOrPng) => "to read JSON, use `tensorjson decode`",
             (Kind::Json, Expected::Json) => "tensorjson reads it",
