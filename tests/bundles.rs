@@ -527,3 +527,89 @@ fn a_format_of_several_items_to_a_directory_is_a_usage_error() {
         .contains("--to safetensors writes every item into one file"));
     assert!(!scratch.exists("out"));
 }
+
+const NPZ: &str = "npz";
+
+#[test]
+fn an_npz_goes_to_json_and_back_as_numpy_wrote_it() {
+    let scratch = Scratch::new();
+    // savez and savez_compressed archives from numpy (fixtures/generate_npz.py), with each
+    // member's .npy as numpy saved it beside them.
+    for stem in ["savez", "savez_compressed", "positional", "unusual_names"] {
+        scratch.write("in.npz", &fixture(&format!("{NPZ}/{stem}.npz")));
+        let run = scratch.run(&["encode", "in.npz", "-o", "x.json"], None);
+        run.assert_success(stem);
+        let document: Value = serde_json::from_slice(&scratch.read("x.json")).unwrap();
+        let names: Vec<String> = document.as_object().unwrap().keys().cloned().collect();
+        let run = scratch.run(&["decode", "x.json", "-o", "out/"], None);
+        run.assert_success(stem);
+        for (index, name) in names.iter().enumerate() {
+            let expected = fixture(&format!("{NPZ}/{stem}/{index}.expected.npy"));
+            let canonical = scratch.run(&["encode", "-"], Some(&expected));
+            scratch.write("expected.json", &canonical.stdout);
+            let run = scratch.run(&["decode", "expected.json", "-o", "expected.npy"], None);
+            run.assert_success(name);
+            assert_eq!(
+                scratch.read(&format!("out/{name}.npy")),
+                scratch.read("expected.npy"),
+                "{stem}: {name}"
+            );
+        }
+        std::fs::remove_dir_all(scratch.path("out")).unwrap();
+    }
+}
+
+#[test]
+fn an_npz_written_keeps_names_order_and_bytes() {
+    let scratch = inputs();
+    let run = scratch.run(
+        &[
+            "encode",
+            "z=b.npy",
+            "a=a.npy",
+            "pic=img.png",
+            "-o",
+            "x.json",
+        ],
+        None,
+    );
+    run.assert_success("encode");
+    let run = scratch.run(&["decode", "x.json", "-o", "out.npz"], None);
+    run.assert_success("decode");
+    // Read back member by member, through tensorjson's own npz reader and the CLI.
+    let run = scratch.run(&["encode", "out.npz"], None);
+    let document = json(&run);
+    let keys: Vec<&String> = document.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["z", "a", "pic"]);
+    assert_eq!(document["z"], expected(FLOAT32));
+    assert_eq!(document["a"], expected(INT16));
+    assert_eq!(
+        document["pic"]["dtype"], "uint8",
+        "an image goes in as its pixels"
+    );
+}
+
+#[test]
+fn hostile_npz_archives_are_refused_with_no_output() {
+    let cases = [
+        ("bomb", "over the limit of 16777216"),
+        ("declared_huge", "--max-bytes"),
+        ("data_long", "longer than"),
+        ("header_huge_shape", "header declares"),
+        ("stored_sizes_differ", "stored uncompressed, yet"),
+        ("not_npy", "not an .npy file"),
+        ("duplicate", "appears twice"),
+        ("bad_crc", "checksum"),
+        ("encrypted", "encrypted"),
+        ("bzip2", "bzip2"),
+    ];
+    for (stem, phrase) in cases {
+        let scratch = Scratch::new();
+        scratch.write("in.npz", &fixture(&format!("{NPZ}/{stem}.npz")));
+        let args = ["encode", "in.npz", "-o", "out.json", "--max-bytes", "16M"];
+        let run = scratch.run(&args, None);
+        run.assert_failure(1, "in.npz", &[phrase], stem);
+        assert!(!scratch.exists("out.json"), "{stem}: output left");
+        scratch.assert_no_temporaries(stem);
+    }
+}
