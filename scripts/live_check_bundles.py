@@ -13,7 +13,9 @@ Both ways, bit-exact, names and order kept:
   (b) what Python writes holding several arrays (json-numpy and json-tricks dumps of a dict, a
       KServe response with several outputs, JSON Lines of records) is decoded with
       `decode -o DIR/` into files `numpy.load` reads back;
-  (c) safetensors: files `safetensors.numpy.save_file` wrote (every dtype, 0-d, empty, none,
+  (c) .npz: archives numpy.savez and savez_compressed wrote go to JSON (the arrays
+      numpy.load gives) and back to archives numpy.load reads bit-exact, names and order kept;
+  (d) safetensors: files `safetensors.numpy.save_file` wrote (every dtype, 0-d, empty, none,
       metadata) go to JSON and back to files `load_file` reads bit-exact with their names,
       metadata and data order; the JSON is the arrays `load_file` gives; a json-numpy dict
       decoded with `-o X.safetensors` keeps the dict's order.
@@ -40,6 +42,7 @@ import json_numpy  # noqa: E402
 import json_tricks  # noqa: E402
 import safetensors.numpy  # noqa: E402
 
+import live_check_npz as npz  # noqa: E402
 import live_check_safetensors as st  # noqa: E402
 
 import check_harness as harness  # noqa: E402
@@ -232,6 +235,29 @@ def safetensors_checks(self: Runner) -> None:
 Runner.safetensors_checks = safetensors_checks
 
 
+def npz_checks(self: Runner) -> None:
+    for archive in ("savez.npz", "savez_compressed.npz"):
+        def round_trip(work: Path, archive=archive):
+            expected = npz.write_fixtures(work)[archive.removesuffix(".npz")]
+            document = json.loads(self.tool.run("encode", work / archive))
+            same_dict({k: envelope_array(v) for k, v in document.items()},
+                      {k: npz.little_c(v) for k, v in expected.items()}, "npz as JSON")
+            (work / "x.json").write_text(json.dumps(document))
+            self.tool.run("decode", work / "x.json", "-o", work / "back.npz")
+            npz.check_npz(work / "back.npz", expected)
+        self.check(f"npz {archive}: numpy -> JSON -> numpy.load", round_trip)
+
+    def from_json_numpy(work: Path):
+        named = arrays()
+        (work / "in.json").write_text(json_numpy.dumps(named))
+        self.tool.run("decode", work / "in.json", "-o", work / "out.npz")
+        npz.check_npz(work / "out.npz", named)
+    self.check("decode -o X.npz: a json-numpy dict, names and order kept", from_json_numpy)
+
+
+Runner.npz_checks = npz_checks
+
+
 def main(argv: list[str]) -> int:
     def banner() -> str:
         return (f"NumPy {np.__version__}, json-numpy {getattr(json_numpy, '__version__', '?')}, "
@@ -239,7 +265,8 @@ def main(argv: list[str]) -> int:
                 f"safetensors {safetensors.__version__}")
 
     def run(runner: Runner) -> None:
-        for part in (runner.encode_checks, runner.decode_checks, runner.safetensors_checks):
+        for part in (runner.encode_checks, runner.decode_checks, runner.npz_checks,
+                     runner.safetensors_checks):
             try:
                 part()
             except CheckFailed as e:
