@@ -32,6 +32,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     #[cfg(unix)]
     {
+        oom::large_blocks_mapped();
         signals::clean_up_on_ending_signals();
         signals::write_errors_past_file_size_limit();
     }
