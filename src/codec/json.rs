@@ -105,6 +105,27 @@ impl<R: BufRead> Scanner<R> {
         self.raw_value(limit)
     }
 
+    /// After an item of a list: the scalar items that follow it and end in what is buffered,
+    /// handed to `take` as one run of text (`,1.5,-2`), and their count. A run stops before
+    /// anything else (whitespace, a nested value, an empty item), which is left to be read
+    /// one value at a time; this is only the fast lane for the long lists numbers come in.
+    pub fn scalar_run(&mut self, take: impl FnOnce(&[u8]) -> Result<()>) -> Result<usize> {
+        let buffer = loop {
+            match self.reader.fill_buf() {
+                Ok(buffer) => break buffer,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error.into()),
+            }
+        };
+        let (length, count) = scalar_run(buffer);
+        if count > 0 {
+            take(&buffer[..length])?;
+            self.reader.consume(length);
+            self.offset += length as u64;
+        }
+        Ok(count)
+    }
+
     /// Collects the bytes of one value, tracking strings and nesting to find where it ends.
     fn raw_value(&mut self, limit: usize) -> Result<Vec<u8>> {
         self.peek_token()?;
@@ -441,6 +462,34 @@ fn python_token(token: &[u8]) -> Option<String> {
         "\"-Infinity\""
     };
     value.is_infinite().then(|| infinity.to_string())
+}
+
+/// The length of the run of `,token` items at the start of `buffer`, and their count (see
+/// [`Scanner::scalar_run`]); each token is followed by `,` or `]` within the buffer.
+fn scalar_run(buffer: &[u8]) -> (usize, usize) {
+    let (mut end, mut count) = (0, 0);
+    while buffer.get(end) == Some(&b',') {
+        // A token running to the end of the buffer may go on past it.
+        let Some(token) = buffer[end + 1..]
+            .iter()
+            .position(|&byte| !is_token_byte(byte))
+        else {
+            break;
+        };
+        let after = end + 1 + token;
+        if token == 0 || !matches!(buffer[after], b',' | b']') {
+            break;
+        }
+        end = after;
+        count += 1;
+    }
+    (end, count)
+}
+
+/// Whether a byte can be part of a scalar token (a number, `true`, `NaN`, and also text that
+/// is not JSON, refused when the token is read). None ends a value or starts one.
+fn is_token_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || matches!(byte, b'+' | b'-' | b'.')
 }
 
 fn is_delimiter(byte: u8) -> bool {

@@ -7,7 +7,7 @@ use std::io::{self, BufRead, Read};
 
 use serde_json::Value;
 
-use crate::codec::dialect::list;
+use crate::codec::dialect::{list, plain};
 use crate::codec::dtype::Dtype;
 use crate::codec::io::Payload;
 use crate::codec::json;
@@ -66,14 +66,17 @@ pub fn open<'a>(
     } else {
         header.clone()
     };
-    let elements = Elements {
-        reader: text.reopen()?,
-        token: Vec::new(),
+    let converted = Converted {
         dtype: stored.dtype,
         null_is_nan: null_is_nan && is_inexact(dtype),
         field: field.to_string(),
         index: 0,
-        pending: Vec::new(),
+        // A chunk of text makes at most 8 bytes of elements per byte ("1," as complex128).
+        bytes: Vec::with_capacity(BATCH + CHUNK * 8),
+    };
+    let elements = Elements {
+        tokens: Tokens::new(text.reopen()?),
+        converted,
         taken: 0,
     };
     let tensor = Tensor::new(stored, Box::new(elements));
@@ -90,7 +93,7 @@ pub fn is_inexact(dtype: Dtype) -> bool {
 
 /// One pass over the text: its shape, checked rectangular, and numpy's dtype for it.
 fn survey(text: &mut dyn Reopen, field: &str, null_is_nan: bool) -> Result<Survey> {
-    let mut reader = text.reopen()?;
+    let mut tokens = Tokens::new(text.reopen()?);
     let ragged = || {
         Error::Envelope(format!(
             "{field}: lists of different lengths (a ragged array) cannot be a tensor"
@@ -100,10 +103,9 @@ fn survey(text: &mut dyn Reopen, field: &str, null_is_nan: bool) -> Result<Surve
     let mut counts: Vec<u64> = Vec::new();
     let mut dims: Vec<Option<u64>> = Vec::new();
     let mut dtype: Option<Dtype> = None;
-    let mut token = Vec::new();
-    while let Some(byte) = next_byte(&mut *reader)? {
-        match byte {
-            b'[' => {
+    let mut each = |event: Event| -> Result<()> {
+        match event {
+            Event::Open => {
                 depth += 1;
                 if leaf_depth.is_some_and(|leaf| depth > leaf) {
                     return Err(ragged());
@@ -113,33 +115,30 @@ fn survey(text: &mut dyn Reopen, field: &str, null_is_nan: bool) -> Result<Surve
                     dims.push(None);
                 }
             }
-            b']' | b',' => {
-                if !token.is_empty() {
-                    if *leaf_depth.get_or_insert(depth) != depth {
-                        return Err(ragged());
-                    }
-                    let value = scalar(&token, null_is_nan)?;
-                    let kind = list::leaf_kind(&value, field)?;
-                    dtype = Some(dtype.map_or(kind, |dtype| list::wider(dtype, kind)));
-                    *counts.last_mut().expect("inside a list") += 1;
-                    token.clear();
+            Event::Leaf(token) => {
+                if *leaf_depth.get_or_insert(depth) != depth {
+                    return Err(ragged());
                 }
-                if byte == b']' {
-                    let count = counts.pop().expect("inside a list");
-                    match dims[depth - 1] {
-                        None => dims[depth - 1] = Some(count),
-                        Some(dim) if dim != count => return Err(ragged()),
-                        Some(_) => {}
-                    }
-                    depth -= 1;
-                    if let Some(parent) = counts.last_mut() {
-                        *parent += 1;
-                    }
+                let kind = leaf_kind(token, null_is_nan, field)?;
+                dtype = Some(dtype.map_or(kind, |dtype| list::wider(dtype, kind)));
+                *counts.last_mut().expect("inside a list") += 1;
+            }
+            Event::Close => {
+                let count = counts.pop().expect("inside a list");
+                match dims[depth - 1] {
+                    None => dims[depth - 1] = Some(count),
+                    Some(dim) if dim != count => return Err(ragged()),
+                    Some(_) => {}
+                }
+                depth -= 1;
+                if let Some(parent) = counts.last_mut() {
+                    *parent += 1;
                 }
             }
-            other => token.push(other),
         }
-    }
+        Ok(())
+    };
+    while tokens.next_chunk(&mut each)? {}
     let rank = leaf_depth.unwrap_or(dims.len());
     let shape = dims[..rank].iter().map(|dim| dim.unwrap_or(0)).collect();
     // An empty list is float64, as numpy.array([]) is.
@@ -147,13 +146,74 @@ fn survey(text: &mut dyn Reopen, field: &str, null_is_nan: bool) -> Result<Surve
     Ok(Survey { shape, dtype })
 }
 
-fn next_byte(reader: &mut dyn BufRead) -> io::Result<Option<u8>> {
-    let buffer = reader.fill_buf()?;
-    let Some(&byte) = buffer.first() else {
-        return Ok(None);
-    };
-    reader.consume(1);
-    Ok(Some(byte))
+/// The dtype numpy infers for one token alone.
+fn leaf_kind(token: &[u8], null_is_nan: bool, field: &str) -> Result<Dtype> {
+    match plain::classify(token) {
+        Some(number) => Ok(plain::kind(number.kind)),
+        None => list::leaf_kind(&scalar(token, null_is_nan)?, field),
+    }
+}
+
+/// What the list text holds, in order.
+enum Event<'t> {
+    Open,
+    Close,
+    Leaf(&'t [u8]),
+}
+
+/// The list text cut into [`Event`]s, straight from the reader's buffer: a token is copied
+/// only when it spans two buffers.
+struct Tokens {
+    reader: Box<dyn BufRead + Send>,
+    /// The start of a token cut off at the end of a chunk.
+    partial: Vec<u8>,
+}
+
+/// Bytes of text taken at a time, so that what one chunk's elements make stays small even
+/// where the reader's buffer is the whole text.
+const CHUNK: usize = 64 << 10;
+
+impl Tokens {
+    fn new(reader: Box<dyn BufRead + Send>) -> Self {
+        Tokens {
+            reader,
+            partial: Vec::new(),
+        }
+    }
+
+    /// Hands the events of the next chunk of text to `each`; false at the end of the text.
+    fn next_chunk(&mut self, each: &mut dyn FnMut(Event) -> Result<()>) -> Result<bool> {
+        let buffer = self.reader.fill_buf()?;
+        let chunk = &buffer[..buffer.len().min(CHUNK)];
+        if chunk.is_empty() {
+            return Ok(false);
+        }
+        let mut start = 0;
+        for (at, &byte) in chunk.iter().enumerate() {
+            if !matches!(byte, b'[' | b']' | b',') {
+                continue;
+            }
+            if self.partial.is_empty() {
+                if start < at {
+                    each(Event::Leaf(&chunk[start..at]))?;
+                }
+            } else {
+                self.partial.extend_from_slice(&chunk[start..at]);
+                each(Event::Leaf(&self.partial))?;
+                self.partial.clear();
+            }
+            match byte {
+                b'[' => each(Event::Open)?,
+                b']' => each(Event::Close)?,
+                _ => {}
+            }
+            start = at + 1;
+        }
+        self.partial.extend_from_slice(&chunk[start..]);
+        let length = chunk.len();
+        self.reader.consume(length);
+        Ok(true)
+    }
 }
 
 /// One scalar token as the list reader takes it (see [`json::parse`]); `null` is NaN where
@@ -167,46 +227,51 @@ fn scalar(token: &[u8], null_is_nan: bool) -> Result<Value> {
 
 /// The elements' bytes, converted as they are read.
 struct Elements {
-    reader: Box<dyn BufRead + Send>,
-    /// A token cut off at the end of a batch.
-    token: Vec<u8>,
+    tokens: Tokens,
+    converted: Converted,
+    taken: usize,
+}
+
+/// Elements converted, and where the next one stands.
+struct Converted {
     dtype: Dtype,
     null_is_nan: bool,
     field: String,
     index: u64,
-    pending: Vec<u8>,
-    taken: usize,
+    bytes: Vec<u8>,
+}
+
+impl Converted {
+    /// Appends a token's element: by the fast lane where it is plain, else as [`list`]
+    /// reads it.
+    fn take(&mut self, event: Event) -> Result<()> {
+        let Event::Leaf(token) = event else {
+            return Ok(());
+        };
+        let (dtype, bytes) = (self.dtype, &mut self.bytes);
+        let fast = plain::classify(token).and_then(|number| plain::push(bytes, number, dtype));
+        if fast.is_none() {
+            let value = scalar(token, self.null_is_nan)?;
+            list::push_element(bytes, &value, dtype)
+                .ok_or_else(|| list::does_not_fit(&self.field, self.index, &value, dtype))?;
+        }
+        self.index += 1;
+        Ok(())
+    }
 }
 
 impl Elements {
-    /// Converts elements until `pending` holds about `want` bytes; false at the end.
+    /// Converts elements until there are about `want` bytes of them; false at the end.
     fn fill(&mut self, want: usize) -> Result<bool> {
-        self.pending.clear();
+        self.converted.bytes.clear();
         self.taken = 0;
-        while self.pending.len() < want {
-            let buffer = self.reader.fill_buf()?;
-            if buffer.is_empty() {
+        while self.converted.bytes.len() < want {
+            let converted = &mut self.converted;
+            if !self.tokens.next_chunk(&mut |event| converted.take(event))? {
                 break;
             }
-            let length = buffer.len();
-            for &byte in buffer {
-                match byte {
-                    b'[' => {}
-                    b']' | b',' if self.token.is_empty() => {}
-                    b']' | b',' => {
-                        let value = scalar(&self.token, self.null_is_nan)?;
-                        list::push_element(&mut self.pending, &value, self.dtype).ok_or_else(
-                            || list::does_not_fit(&self.field, self.index, &value, self.dtype),
-                        )?;
-                        self.index += 1;
-                        self.token.clear();
-                    }
-                    other => self.token.push(other),
-                }
-            }
-            self.reader.consume(length);
         }
-        Ok(!self.pending.is_empty())
+        Ok(!self.converted.bytes.is_empty())
     }
 }
 
@@ -215,11 +280,12 @@ const BATCH: usize = 1 << 20;
 
 impl Read for Elements {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.taken == self.pending.len() && !self.fill(BATCH)? {
+        if self.taken == self.converted.bytes.len() && !self.fill(BATCH)? {
             return Ok(0);
         }
-        let count = buf.len().min(self.pending.len() - self.taken);
-        buf[..count].copy_from_slice(&self.pending[self.taken..self.taken + count]);
+        let pending = &self.converted.bytes[self.taken..];
+        let count = buf.len().min(pending.len());
+        buf[..count].copy_from_slice(&pending[..count]);
         self.taken += count;
         Ok(count)
     }
