@@ -29,6 +29,10 @@ struct Survey {
 }
 
 /// The tensor the list at `field` holds, as [`list::to_arranged_tensor`] makes it from a value.
+/// Where the dtype and a shape with elements are given (KServe's `datatype` and `shape`,
+/// `--dtype` with a shape), the text is read once: the nesting is checked against the shape
+/// as the elements are converted, and only a list that fails is surveyed, for the error a
+/// survey first would have given.
 pub fn open<'a>(
     mut text: Box<dyn Reopen + 'a>,
     dtype: Option<Dtype>,
@@ -37,26 +41,19 @@ pub fn open<'a>(
     null_is_nan: bool,
     field: &str,
 ) -> Result<Tensor<'a>> {
-    let survey = survey(
-        &mut *text,
-        field,
-        null_is_nan && dtype.is_some_and(is_inexact),
-    )?;
-    let dtype = dtype.unwrap_or(survey.dtype);
-    let shape = match shape {
-        None => survey.shape,
-        Some(shape) => {
-            let declared = shape
-                .iter()
-                .try_fold(1u64, |total, &dim| total.checked_mul(dim));
-            let flat_fits = survey.shape.len() == 1 && Some(survey.shape[0]) == declared;
-            if shape != survey.shape && !flat_fits {
-                return Err(Error::Envelope(format!(
-                    "{field} holds values of shape {:?}, but the shape given is {shape:?}",
-                    survey.shape
-                )));
-            }
-            shape
+    let null_is_nan = null_is_nan && dtype.is_some_and(is_inexact);
+    let (dtype, shape, nesting) = match (dtype, shape) {
+        (Some(dtype), Some(shape)) if count(&shape).is_some_and(|count| count > 0) => {
+            let nesting = Nesting::new(shape.clone());
+            (dtype, shape, Some(nesting))
+        }
+        (dtype, shape) => {
+            let survey = survey(&mut *text, field, null_is_nan)?;
+            let shape = match shape {
+                None => survey.shape,
+                Some(shape) => check_shape(survey.shape, shape, field)?,
+            };
+            (dtype.unwrap_or(survey.dtype), shape, None)
         }
     };
     let header = TensorHeader::new(dtype, shape.clone())?;
@@ -68,22 +65,43 @@ pub fn open<'a>(
     };
     let converted = Converted {
         dtype: stored.dtype,
-        null_is_nan: null_is_nan && is_inexact(dtype),
+        null_is_nan,
         field: field.to_string(),
         index: 0,
         // A chunk of text makes at most 8 bytes of elements per byte ("1," as complex128).
         bytes: Vec::with_capacity(BATCH + CHUNK * 8),
+        nesting,
     };
     let elements = Elements {
         tokens: Tokens::new(text.reopen()?),
         converted,
         taken: 0,
+        text,
     };
     let tensor = Tensor::new(stored, Box::new(elements));
     if arrangement == Arrangement::MODEL {
         return Ok(tensor);
     }
     layout::normalise(header, Box::new(tensor), arrangement)
+}
+
+/// The number of elements a shape holds, if it fits in 64 bits.
+fn count(shape: &[u64]) -> Option<u64> {
+    shape
+        .iter()
+        .try_fold(1u64, |total, &dim| total.checked_mul(dim))
+}
+
+/// The shape given, if the nesting the survey found shows it (or is a flat list of as many
+/// elements, as KServe allows).
+fn check_shape(found: Vec<u64>, shape: Vec<u64>, field: &str) -> Result<Vec<u64>> {
+    let flat_fits = found.len() == 1 && Some(found[0]) == count(&shape);
+    if shape != found && !flat_fits {
+        return Err(Error::Envelope(format!(
+            "{field} holds values of shape {found:?}, but the shape given is {shape:?}"
+        )));
+    }
+    Ok(shape)
 }
 
 /// Whether the dtype holds NaN (where a dialect writes NaN as `null`).
@@ -226,10 +244,12 @@ fn scalar(token: &[u8], null_is_nan: bool) -> Result<Value> {
 }
 
 /// The elements' bytes, converted as they are read.
-struct Elements {
+struct Elements<'a> {
     tokens: Tokens,
     converted: Converted,
     taken: usize,
+    /// The text again, to survey if the nesting turns out not to match the shape.
+    text: Box<dyn Reopen + 'a>,
 }
 
 /// Elements converted, and where the next one stands.
@@ -239,19 +259,31 @@ struct Converted {
     field: String,
     index: u64,
     bytes: Vec<u8>,
+    /// Where no survey was made: the nesting, checked as it comes.
+    nesting: Option<Nesting>,
 }
 
 impl Converted {
-    /// Appends a token's element: by the fast lane where it is plain, else as [`list`]
-    /// reads it.
     fn take(&mut self, event: Event) -> Result<()> {
-        let Event::Leaf(token) = event else {
-            return Ok(());
-        };
+        if let Some(nesting) = &mut self.nesting {
+            if !nesting.step(&event) {
+                return Err(nesting.mismatch(&self.field));
+            }
+        }
+        match event {
+            Event::Leaf(token) => self.convert(token),
+            Event::Open | Event::Close => Ok(()),
+        }
+    }
+
+    /// Appends a token's element: by the fast lane where it is plain, else as [`list`]
+    /// reads it (and as the survey would have refused it).
+    fn convert(&mut self, token: &[u8]) -> Result<()> {
         let (dtype, bytes) = (self.dtype, &mut self.bytes);
         let fast = plain::classify(token).and_then(|number| plain::push(bytes, number, dtype));
         if fast.is_none() {
             let value = scalar(token, self.null_is_nan)?;
+            list::leaf_kind(&value, &self.field)?;
             list::push_element(bytes, &value, dtype)
                 .ok_or_else(|| list::does_not_fit(&self.field, self.index, &value, dtype))?;
         }
@@ -260,25 +292,117 @@ impl Converted {
     }
 }
 
-impl Elements {
+/// The nesting of a list checked against a shape with elements as it is read: the list must
+/// show the shape, or be flat with as many elements. Which of the two is known at the first
+/// element, from its depth.
+struct Nesting {
+    shape: Vec<u64>,
+    /// The lengths each level must have, once known.
+    lengths: Option<Vec<u64>>,
+    /// Items so far in each open list, outermost first.
+    counts: Vec<u64>,
+}
+
+impl Nesting {
+    fn new(shape: Vec<u64>) -> Self {
+        Nesting {
+            shape,
+            lengths: None,
+            counts: Vec::new(),
+        }
+    }
+
+    /// Takes one event; false where the list cannot have the shape.
+    fn step(&mut self, event: &Event) -> bool {
+        match event {
+            Event::Open => {
+                let fits = self.count_item();
+                self.counts.push(0);
+                fits && self
+                    .lengths
+                    .as_ref()
+                    .is_none_or(|lengths| self.counts.len() < lengths.len() + 1)
+            }
+            Event::Leaf(_) => {
+                let depth = self.counts.len();
+                let lengths = self.lengths.get_or_insert_with(|| {
+                    if depth == self.shape.len() {
+                        self.shape.clone()
+                    } else {
+                        vec![count(&self.shape).unwrap_or(0)]
+                    }
+                });
+                depth == lengths.len() && self.count_item()
+            }
+            // A list closed before any element is empty, which a shape with elements is not.
+            Event::Close => match (self.counts.pop(), &self.lengths) {
+                (Some(count), Some(lengths)) => lengths.get(self.counts.len()) == Some(&count),
+                (None, _) | (_, None) => false,
+            },
+        }
+    }
+
+    /// Counts an item of the innermost open list; false past its length.
+    fn count_item(&mut self) -> bool {
+        let depth = self.counts.len();
+        let Some(count) = self.counts.last_mut() else {
+            return true;
+        };
+        *count += 1;
+        self.lengths.as_ref().is_none_or(|lengths| {
+            lengths
+                .get(depth - 1)
+                .is_some_and(|&length| *count <= length)
+        })
+    }
+
+    /// The error where the nesting does not fit, if a survey finds none better.
+    fn mismatch(&self, field: &str) -> Error {
+        Error::Envelope(format!(
+            "{field}: the nesting of the list does not show the shape given, {:?}",
+            self.shape
+        ))
+    }
+}
+
+impl Elements<'_> {
     /// Converts elements until there are about `want` bytes of them; false at the end.
     fn fill(&mut self, want: usize) -> Result<bool> {
         self.converted.bytes.clear();
         self.taken = 0;
         while self.converted.bytes.len() < want {
             let converted = &mut self.converted;
-            if !self.tokens.next_chunk(&mut |event| converted.take(event))? {
-                break;
+            match self.tokens.next_chunk(&mut |event| converted.take(event)) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(error) => return Err(self.explain(error)),
             }
         }
         Ok(!self.converted.bytes.is_empty())
+    }
+
+    /// The error to give for `error`, met without a survey: the survey's own where it finds
+    /// one (a ragged list, the wrong shape, a value that is not a number), as it would have
+    /// found it first.
+    fn explain(&mut self, error: Error) -> Error {
+        let Some(nesting) = &self.converted.nesting else {
+            return error;
+        };
+        let shape = nesting.shape.clone();
+        let field = self.converted.field.clone();
+        match survey(&mut *self.text, &field, self.converted.null_is_nan) {
+            Err(first) => first,
+            Ok(survey) => check_shape(survey.shape, shape, &field)
+                .err()
+                .unwrap_or(error),
+        }
     }
 }
 
 /// Bytes of elements converted at a time.
 const BATCH: usize = 1 << 20;
 
-impl Read for Elements {
+impl Read for Elements<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.taken == self.converted.bytes.len() && !self.fill(BATCH)? {
             return Ok(0);
@@ -291,4 +415,4 @@ impl Read for Elements {
     }
 }
 
-impl Payload for Elements {}
+impl Payload for Elements<'_> {}
