@@ -34,16 +34,53 @@ struct Survey {
 /// as the elements are converted, and only a list that fails is surveyed, for the error a
 /// survey first would have given.
 pub fn open<'a>(
-    mut text: Box<dyn Reopen + 'a>,
+    text: Box<dyn Reopen + 'a>,
     dtype: Option<Dtype>,
     shape: Option<Vec<u64>>,
     arrangement: Arrangement,
     null_is_nan: bool,
     field: &str,
 ) -> Result<Tensor<'a>> {
+    let list = List {
+        dtype,
+        shape,
+        arrangement,
+        null_is_nan,
+        field,
+    };
+    open_list(text, list, Pass::OnceWherePossible)
+}
+
+/// How a list is to be read: what [`open`] takes besides its text.
+struct List<'f> {
+    dtype: Option<Dtype>,
+    shape: Option<Vec<u64>>,
+    arrangement: Arrangement,
+    null_is_nan: bool,
+    field: &'f str,
+}
+
+/// Whether the survey may be left out; the tests compare both ways.
+#[derive(Clone, Copy, PartialEq)]
+enum Pass {
+    OnceWherePossible,
+    /// Only the tests read this way, to compare.
+    #[cfg(test)]
+    SurveyFirst,
+}
+
+fn open_list<'a>(mut text: Box<dyn Reopen + 'a>, list: List, pass: Pass) -> Result<Tensor<'a>> {
+    let List {
+        dtype,
+        shape,
+        arrangement,
+        null_is_nan,
+        field,
+    } = list;
     let null_is_nan = null_is_nan && dtype.is_some_and(is_inexact);
+    let once = pass == Pass::OnceWherePossible;
     let (dtype, shape, nesting) = match (dtype, shape) {
-        (Some(dtype), Some(shape)) if count(&shape).is_some_and(|count| count > 0) => {
+        (Some(dtype), Some(shape)) if once && count(&shape).is_some_and(|count| count > 0) => {
             let nesting = Nesting::new(shape.clone());
             (dtype, shape, Some(nesting))
         }
@@ -416,3 +453,125 @@ impl Read for Elements<'_> {
 }
 
 impl Payload for Elements<'_> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::aside::Blob;
+
+    /// The list's bytes, or its error, read with and without the survey: they must agree.
+    fn read(text: &str, dtype: Option<Dtype>, shape: Option<Vec<u64>>, nan: bool) -> String {
+        let both = [Pass::OnceWherePossible, Pass::SurveyFirst].map(|pass| {
+            let list = List {
+                dtype,
+                shape: shape.clone(),
+                arrangement: Arrangement::MODEL,
+                null_is_nan: nan,
+                field: "data",
+            };
+            let text = Box::new(Blob::Memory(text.as_bytes().to_vec()));
+            match open_list(text, list, pass).and_then(|tensor| tensor.into_bytes()) {
+                Ok(bytes) => format!("{bytes:02x?}"),
+                Err(error) => error.to_string(),
+            }
+        });
+        assert_eq!(both[0], both[1], "{text}");
+        both[0].clone()
+    }
+
+    fn f32s(values: &[f32]) -> String {
+        let bytes: Vec<u8> = values
+            .iter()
+            .flat_map(|value| value.to_le_bytes())
+            .collect();
+        format!("{bytes:02x?}")
+    }
+
+    #[test]
+    fn one_pass_reads_what_the_survey_reads() {
+        let f32 = Some(Dtype::Float32);
+        let flat = "[1.5,-0,2,1e400,-2.5e-3,NaN]";
+        let values = [1.5, 0.0, 2.0, f32::INFINITY, -2.5e-3, f32::NAN];
+        assert_eq!(read(flat, f32, Some(vec![2, 3]), false), f32s(&values));
+        let nested = "[[1.5,-0,2],[1e400,-2.5e-3,NaN]]";
+        assert_eq!(read(nested, f32, Some(vec![2, 3]), false), f32s(&values));
+        assert_eq!(
+            read("[[1,null]]", f32, Some(vec![1, 2]), true),
+            f32s(&[1.0, f32::NAN])
+        );
+        assert_eq!(
+            read("[[5]]", Some(Dtype::Int8), Some(vec![1, 1]), false),
+            "[05]"
+        );
+        assert_eq!(
+            read("[7]", Some(Dtype::Int64), Some(vec![]), false),
+            format!("{:02x?}", 7i64.to_le_bytes())
+        );
+    }
+
+    #[test]
+    fn one_pass_refuses_what_the_survey_refuses() {
+        let f32 = Some(Dtype::Float32);
+        let cases = [
+            ("[[1,2],[3]]", vec![2, 2], "ragged"),
+            ("[[1,2],[3,[4]]]", vec![2, 2], "ragged"),
+            (
+                "[[1,2,3],[4,5,6]]",
+                vec![3, 2],
+                "shape [2, 3], but the shape given is [3, 2]",
+            ),
+            ("[1,2,3,4,5]", vec![2, 3], "shape [5], but"),
+            ("[1,2,3,4,5,6,7]", vec![2, 3], "shape [7], but"),
+            ("[[[1,2,3]],[[4,5,6]]]", vec![2, 3], "shape [2, 1, 3], but"),
+            ("[[],[]]", vec![2, 1], "shape [2, 0], but"),
+            ("[[1],[]]", vec![2, 1], "ragged"),
+            (
+                "[1,null,3]",
+                vec![3],
+                "expected numbers or booleans, found null",
+            ),
+            ("[1,{},3]", vec![3], ""),
+            ("[1,0x1,3]", vec![3], "(in the value at byte 0)"),
+            (
+                "[1,123456789012345678901234567890,3]",
+                vec![3],
+                "does not fit in 64 bits",
+            ),
+        ];
+        for (text, shape, expected) in cases {
+            let error = read(text, f32, Some(shape), false);
+            assert!(
+                error.contains(expected) && !error.starts_with('['),
+                "{text}: {error}"
+            );
+        }
+        let error = read("[1,300,3]", Some(Dtype::Int8), Some(vec![3]), false);
+        assert!(
+            error.contains("element 1 (300) is outside the range of int8"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn tokens_cut_between_chunks_read_whole() {
+        // Over two chunks, with tokens of every length across the cut.
+        let values: Vec<f64> = (0..20_000)
+            .map(|i| (i as f64 * 0.37).sin() * 10f64.powi(i % 9 - 4))
+            .collect();
+        let text = format!(
+            "[{}]",
+            values
+                .iter()
+                .map(|v| format!("{v:?}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        assert!(text.len() > 2 * CHUNK);
+        let expected: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let shape = Some(vec![values.len() as u64]);
+        assert_eq!(
+            read(&text, Some(Dtype::Float64), shape, false),
+            format!("{expected:02x?}")
+        );
+    }
+}
