@@ -244,10 +244,8 @@ impl Tokens {
             return Ok(false);
         }
         let mut start = 0;
-        for (at, &byte) in chunk.iter().enumerate() {
-            if !matches!(byte, b'[' | b']' | b',') {
-                continue;
-            }
+        for at in memchr::memchr3_iter(b'[', b']', b',', chunk) {
+            let byte = chunk[at];
             if self.partial.is_empty() {
                 if start < at {
                     each(Event::Leaf(&chunk[start..at]))?;
