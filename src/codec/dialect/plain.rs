@@ -79,11 +79,11 @@ fn integer(negative: bool, digits: &[u8]) -> Option<i64> {
     i64::try_from(if negative { -magnitude } else { magnitude }).ok()
 }
 
-/// The digits of a number, as an integer while they fit in 64 bits.
+/// The digits of a number, as an integer (which is exact while there are at most 19).
 #[derive(Default)]
 struct Mantissa {
     value: u64,
-    overflow: bool,
+    digits: usize,
 }
 
 /// The powers of ten that are exact doubles.
@@ -95,18 +95,18 @@ const POWERS_OF_TEN: [f64; 23] = [
 impl Mantissa {
     /// Takes the ASCII digits `bytes` starts with; how many there were.
     fn take_digits(&mut self, bytes: &[u8]) -> usize {
-        let mut count = 0;
-        for &byte in bytes {
-            if !byte.is_ascii_digit() {
-                break;
-            }
-            count += 1;
-            let next = self.value.checked_mul(10);
-            match next.and_then(|value| value.checked_add(u64::from(byte - b'0'))) {
-                Some(value) => self.value = value,
-                None => self.overflow = true,
-            }
+        let count = bytes
+            .iter()
+            .take_while(|byte| byte.is_ascii_digit())
+            .count();
+        for &digit in &bytes[..count] {
+            // Wraps past 19 digits, where `digits` says the value is not to be used.
+            self.value = self
+                .value
+                .wrapping_mul(10)
+                .wrapping_add(u64::from(digit - b'0'));
         }
+        self.digits += count;
         count
     }
 
@@ -115,7 +115,7 @@ impl Mantissa {
     /// is the correctly rounded value Python's `float()` gives. Most list elements are such
     /// (a float32 written shortest has at most 9 digits); the others are parsed in full.
     fn exact(&self, negative: bool, exponent: i64) -> Option<f64> {
-        if self.overflow || self.value > 1 << 53 || !(-22..=22).contains(&exponent) {
+        if self.digits > 19 || self.value > 1 << 53 || !(-22..=22).contains(&exponent) {
             return None;
         }
         let digits = self.value as f64;
