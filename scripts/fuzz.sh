@@ -3,7 +3,7 @@
 #
 #   scripts/fuzz.sh [seconds-per-target] [target...]
 #
-# Targets: npy json png roundtrip (default: all four, 60 s each). Installs cargo-fuzz if it is
+# Targets: npy json png roundtrip safetensors npz (default: all, 60 s each). Installs cargo-fuzz if it is
 # missing, seeds fuzz/corpus/<target> from fixtures/ (corpora are not committed), replays the
 # committed reproducers in fuzz/regressions/, then runs each target. Exits non-zero if any
 # target finds a crash, timeout or OOM; the input is left in fuzz/artifacts/<target>/.
@@ -19,7 +19,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 fuzz="$root/fuzz"
 seconds="${1:-60}"
 if [[ $# -gt 0 ]]; then shift; fi
-all_targets=(npy json png roundtrip)
+all_targets=(npy json png roundtrip safetensors npz)
 targets=("$@")
 if [[ ${#targets[@]} -eq 0 ]]; then targets=("${all_targets[@]}"); fi
 sanitizer="${FUZZ_SANITIZER:-address}"
@@ -56,8 +56,10 @@ seed() {
 shopt -s nullglob globstar
 seed npy "$root"/fixtures/npy/*.npy "$root"/fixtures/example.npy
 seed png "$root"/fixtures/png/*.png "$root"/fixtures/example.png
+seed npz "$root"/fixtures/npz/*.npz
 seed json "$root"/fixtures/json/*.json "$root"/fixtures/dialects/**/*.json "$root"/fixtures/npy/*.json \
     "$root"/fixtures/png/*.json
+seed safetensors "$root"/fixtures/safetensors/*.safetensors
 # roundtrip's input is structured; a few small byte strings get it going.
 mkdir -p "$fuzz/corpus/roundtrip"
 for dtype in $(seq 0 13); do

@@ -36,19 +36,25 @@ fn supported() -> String {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Encode a .npy file or PNG image as JSON.
+    /// Encode .npy files and PNG images as JSON.
     Encode(EncodeArgs),
-    /// Decode JSON into a .npy file or PNG image.
+    /// Decode JSON into .npy files or PNG images.
     Decode(DecodeArgs),
 }
 
 #[derive(Args, Debug)]
 pub struct EncodeArgs {
-    /// .npy or PNG file to read; `-` or nothing for standard input.
-    pub input: Option<PathBuf>,
+    /// .npy, PNG or .safetensors files to read; `-` or nothing for standard input. Several
+    /// items make one document, each named by NAME= before its file, its file's stem, or its
+    /// name in the file.
+    #[arg(value_name = "[NAME=]INPUT")]
+    pub inputs: Vec<PathBuf>,
     /// JSON file to write; `-` or nothing for standard output.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+    /// Write one document per item, a line each (JSON Lines), each naming its item.
+    #[arg(long)]
+    pub lines: bool,
     /// How to lay the JSON out.
     #[arg(long, value_enum, default_value_t = StyleArg::Native)]
     pub style: StyleArg,
@@ -71,13 +77,25 @@ pub struct EncodeArgs {
     /// single-threaded zlib stream of earlier versions.
     #[arg(long, value_name = "N")]
     pub threads: Option<NonZeroUsize>,
+    #[arg(long, value_name = "SIZE", help = encode_max_bytes_help())]
+    pub max_bytes: Option<ByteSize>,
+}
+
+fn encode_max_bytes_help() -> String {
+    format!(
+        "Largest data of all the tensors of a .safetensors or .npz input together, checked \
+         before it is read: bytes, or with a suffix K, M, G or T, or `none` [default: {}]",
+        ByteSize(DEFAULT_MAX_BYTES)
+    )
 }
 
 #[derive(Args, Debug)]
 pub struct DecodeArgs {
     /// JSON file to read; `-` or nothing for standard input.
     pub input: Option<PathBuf>,
-    /// File to write (.npy or .png); `-` or nothing for standard output, which needs --to.
+    /// File to write (.npy, .png, or .safetensors for every payload); `-` or nothing for
+    /// standard output, which needs --to; or a directory (`DIR/`), to write every payload as
+    /// DIR/NAME.npy or DIR/NAME.png.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
     /// Format to write; by default, the one OUTPUT's extension names.
@@ -255,6 +273,7 @@ impl From<CompressArg> for Compression {
 pub enum FormatArg {
     Npy,
     Png,
+    Safetensors,
 }
 
 impl From<FormatArg> for Format {
@@ -262,6 +281,7 @@ impl From<FormatArg> for Format {
         match format {
             FormatArg::Npy => Format::Npy,
             FormatArg::Png => Format::Png,
+            FormatArg::Safetensors => Format::Safetensors,
         }
     }
 }

@@ -142,18 +142,73 @@ enum Sink {
     File(AtomicFile),
 }
 
+/// An input named on the command line: a file or standard input, and the name given to its
+/// item, if any.
+pub struct Source {
+    pub name: Option<String>,
+    pub path: Option<PathBuf>,
+}
+
+impl Source {
+    /// The name of its item: the one given, else the file's stem, else (standard input) its
+    /// position among the inputs.
+    pub fn item_name(&self, position: usize) -> String {
+        let stem = self.path.as_deref().and_then(Path::file_stem);
+        match (&self.name, stem) {
+            (Some(name), _) => name.clone(),
+            (None, Some(stem)) => stem.to_string_lossy().into_owned(),
+            (None, None) => tensorjson::codec::model::position_name(position),
+        }
+    }
+}
+
+/// The inputs as given: `NAME=FILE` names its item, unless a file is called that; standard
+/// input (`-`, or no input at all) may be read once.
+pub fn sources(arguments: Vec<PathBuf>) -> Result<Vec<Source>> {
+    if arguments.is_empty() {
+        return Ok(vec![Source {
+            name: None,
+            path: None,
+        }]);
+    }
+    let sources: Vec<Source> = arguments.into_iter().map(source).collect();
+    if sources
+        .iter()
+        .filter(|source| source.path.is_none())
+        .count()
+        > 1
+    {
+        anyhow::bail!(tensorjson::Error::Usage(
+            "standard input (-) can be read only once".to_string()
+        ));
+    }
+    Ok(sources)
+}
+
+fn source(argument: PathBuf) -> Source {
+    let given = argument.to_str().and_then(|text| text.split_once('='));
+    match given {
+        Some((name, path)) if !name.is_empty() && !argument.exists() => Source {
+            name: Some(name.to_string()),
+            path: named(Some(PathBuf::from(path))),
+        },
+        _ => Source {
+            name: None,
+            path: named(Some(argument)),
+        },
+    }
+}
+
 impl Output {
-    pub fn open(path: Option<PathBuf>, input: &Input) -> Result<Output> {
+    pub fn open(path: Option<PathBuf>, inputs: &[&Path]) -> Result<Output> {
         let Some(path) = path else {
             let stdout = standard_output().with_context(|| format!("{STDOUT}: cannot write"))?;
             let sink = Sink::Stdout(AlignedWriter::with_capacity(BUFFER, stdout));
             return Ok(Output::new(sink, STDOUT.to_string()));
         };
         let name = path.display().to_string();
-        if let Some(input_path) = &input.path {
-            if is_same_file(input_path, &path) {
-                anyhow::bail!("{name}: is also the input; write the output to another file");
-            }
+        if inputs.iter().any(|input| is_same_file(input, &path)) {
+            anyhow::bail!("{name}: is also the input; write the output to another file");
         }
         let file = AtomicFile::create(&path).with_context(|| format!("{name}: cannot create"))?;
         Ok(Output::new(Sink::File(file), name))

@@ -1,6 +1,6 @@
 //! The library's error type. Each variant prints its whole message and keeps no `source()`,
-//! except `Io`, which is transparent, so that a chain printed with anyhow's `{:#}` says
-//! everything once.
+//! except `Io`, which is transparent, and `Within`, which prints only where its cause is, so
+//! that a chain printed with anyhow's `{:#}` says everything once.
 
 use crate::codec::dtype::UnknownDtype;
 
@@ -12,8 +12,19 @@ pub enum Error {
     #[error(transparent)]
     Dtype(#[from] UnknownDtype),
 
-    /// The input is neither a `.npy` file nor a PNG image.
-    #[error("expected a .npy file (starting \\x93NUMPY) or a PNG image; found {found}")]
+    /// An error in one of several items, and which: a member, a tensor, a JSON Pointer.
+    #[error("{within}")]
+    Within {
+        within: String,
+        #[source]
+        source: Box<Error>,
+    },
+
+    /// The input is no kind `encode` reads.
+    #[error(
+        "expected a .npy file (starting \\x93NUMPY), a PNG image or a .safetensors file; found \
+         {found}"
+    )]
     UnknownInput { found: String },
 
     /// `decode` was given something that is not JSON (a `.npy`, an image, UTF-16 text, ...).
@@ -87,6 +98,15 @@ pub enum Error {
         reason: String,
     },
 
+    /// A safetensors file that the reference implementation refuses, or that holds what
+    /// tensorjson does not carry.
+    #[error("cannot read this safetensors file: {0}")]
+    SafetensorsRead(String),
+
+    /// Tensors that cannot be written as a safetensors file, and why.
+    #[error("cannot write a safetensors file: {0}")]
+    SafetensorsWrite(String),
+
     #[error("invalid JSON: {0}")]
     Json(String),
 
@@ -106,12 +126,35 @@ pub enum Error {
         reason: String,
     },
 
+    /// An `.npz` archive that is no zip archive tensorjson can read, or that it refuses as a
+    /// whole (a member name given twice).
+    #[error("invalid .npz archive: {0}")]
+    Npz(String),
+
+    /// One member of an `.npz` archive refused: what it is, or how its sizes disagree.
+    #[error(".npz member {member:?}: {detail}")]
+    NpzMember { member: String, detail: String },
+
+    /// A name that cannot be written as an `.npz` member.
+    #[error("cannot name an .npz member {name:?}: {why}")]
+    NpzName { name: String, why: &'static str },
+
     /// A tensor that cannot be written as an image, with what would work.
     #[error("cannot write this tensor as PNG: {0}")]
     NotAnImage(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// The error, said to be in `within`.
+    pub fn within(self, within: impl Into<String>) -> Error {
+        Error::Within {
+            within: within.into(),
+            source: Box::new(self),
+        }
+    }
+}
 
 fn against_limit(size: Option<u128>, limit: u64) -> String {
     match size {

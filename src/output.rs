@@ -1,6 +1,7 @@
 //! Output files written atomically: to a temporary file beside the target, renamed into place
 //! only once everything has been written, so a failed run leaves nothing behind.
 
+use std::collections::HashSet;
 use std::fs::{File, Metadata};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -9,6 +10,7 @@ use std::sync::{Mutex, MutexGuard};
 use tempfile::NamedTempFile;
 
 use crate::codec::io::{AlignedWriter, BUFFER};
+use crate::error::{Error, Result};
 
 /// Temporary files being written, for [`remove_temporaries`] to clean up on a signal, when no
 /// destructor runs. Held while a temporary file is created or renamed, so that a signal never
@@ -94,6 +96,136 @@ impl AtomicFile {
         paths.retain(|kept| *kept != path);
         persisted
     }
+}
+
+impl AtomicFile {
+    /// Flushes and closes the file without renaming it into place yet: for a directory of
+    /// files ([`Directory`]) that all go into place together, with no descriptor held open
+    /// for each meanwhile.
+    pub fn close(self) -> io::Result<Closed> {
+        let destination = self.writer.into_inner()?;
+        let temporary = match destination {
+            Destination::InPlace(_) => None,
+            Destination::Temporary(temporary) => Some(temporary.into_temp_path()),
+        };
+        Ok(Closed {
+            target: self.target,
+            temporary,
+        })
+    }
+}
+
+/// A file written and closed, not yet in place; dropped, it is removed.
+pub struct Closed {
+    target: PathBuf,
+    temporary: Option<tempfile::TempPath>,
+}
+
+impl Closed {
+    pub fn commit(self) -> io::Result<()> {
+        let Some(temporary) = self.temporary else {
+            return Ok(());
+        };
+        let mut paths = temporaries();
+        let path = temporary.to_path_buf();
+        let persisted = temporary.persist(&self.target).map_err(|error| error.error);
+        paths.retain(|kept| *kept != path);
+        persisted
+    }
+}
+
+/// Longest file name most file systems take, in bytes.
+const MAX_FILE_NAME: usize = 255;
+
+/// A directory of output files, named by their items, all renamed into place at the end: a
+/// run that fails leaves no new file there (nor the directory, if it made it).
+pub struct Directory {
+    path: PathBuf,
+    created: bool,
+    written: Vec<Closed>,
+    names: HashSet<String>,
+}
+
+impl Directory {
+    /// The directory at `path`, made if it is not there (its parent must be).
+    pub fn open(path: &Path) -> io::Result<Directory> {
+        let created = match std::fs::create_dir(path) {
+            Ok(()) => true,
+            Err(error) if error.kind() == io::ErrorKind::AlreadyExists && path.is_dir() => false,
+            Err(error) => return Err(error),
+        };
+        Ok(Directory {
+            path: path.to_path_buf(),
+            created,
+            written: Vec::new(),
+            names: HashSet::new(),
+        })
+    }
+
+    /// A new file `NAME.EXTENSION` in the directory; a name that would leave it, hide, or
+    /// repeat another is refused, before anything is written.
+    pub fn create(&mut self, name: &str, extension: &str) -> Result<AtomicFile> {
+        let file_name = format!("{name}.{extension}");
+        check_file_name(name, &file_name)?;
+        if !self.names.insert(file_name.clone()) {
+            return Err(Error::Envelope(format!(
+                "two items would be written as {file_name:?}: names must differ"
+            )));
+        }
+        let path = self.path.join(&file_name);
+        let file = AtomicFile::create(&path).map_err(|error| {
+            Error::Envelope(format!("{}: cannot create: {error}", path.display()))
+        })?;
+        Ok(file)
+    }
+
+    /// Keeps a file written in full, to go into place with the others.
+    pub fn keep(&mut self, file: AtomicFile) -> io::Result<()> {
+        self.written.push(file.close()?);
+        Ok(())
+    }
+
+    /// Renames every file into place; how many there are.
+    pub fn commit(mut self) -> io::Result<usize> {
+        let written = std::mem::take(&mut self.written);
+        let count = written.len();
+        for file in written {
+            file.commit()?;
+        }
+        self.created = false;
+        Ok(count)
+    }
+}
+
+impl Drop for Directory {
+    fn drop(&mut self) {
+        self.written.clear();
+        if self.created {
+            let _ = std::fs::remove_dir(&self.path);
+        }
+    }
+}
+
+/// Refuses an item name that is no plain file name in the directory: empty, with a path
+/// separator or NUL, `.` or `..`, starting with `.` (a hidden file, or the way out), or too
+/// long for a file system.
+fn check_file_name(name: &str, file_name: &str) -> Result<()> {
+    let why = if name.is_empty() {
+        "it is empty"
+    } else if name.contains('/') || name.contains('\\') {
+        "it holds a path separator, and would leave the directory"
+    } else if name.contains('\0') {
+        "it holds a NUL byte"
+    } else if name.starts_with('.') {
+        "it starts with '.' (a hidden file, or a way out of the directory)"
+    } else if file_name.len() > MAX_FILE_NAME {
+        "it is longer than a file name may be (255 bytes with its extension)"
+    } else {
+        return Ok(());
+    };
+    Err(Error::Envelope(format!(
+        "cannot write an item named {name:?} as a file: {why}"
+    )))
 }
 
 /// The file `path` names once its symbolic links are followed; it need not exist. Links in

@@ -1298,12 +1298,19 @@ fn decode_output_directory_not_writable() {
 
 #[test]
 fn decode_output_is_an_existing_directory() {
+    // An existing directory is written into, as `cp` writes into one, even without a
+    // trailing slash: the payload becomes DIR/arr_0.npy.
     let scratch = Scratch::new();
     scratch.write("good.json", &tensor_json("uint8", "[2]", &[1, 2]));
     fs::create_dir(scratch.path("target.npy")).unwrap();
     let run = scratch.run(&["decode", "good.json", "-o", "target.npy"], None);
-    run.assert_failure(1, "target.npy", &["cannot write"], "output is a directory");
-    assert!(scratch.path("target.npy").is_dir());
+    run.assert_success("output is a directory");
+    let written = scratch.read("target.npy/arr_0.npy");
+    assert_eq!(
+        written,
+        npy("'|u1'", "(2,)", &[1, 2]),
+        "the payload in the directory"
+    );
     scratch.assert_no_temporaries("output is a directory");
 }
 

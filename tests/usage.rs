@@ -420,7 +420,10 @@ fn decode_says_what_a_non_json_input_is_and_what_to_run() {
             b"\x1F\x8B\x08\x00\x00\x00\x00\x00".to_vec(),
             &["gzip-compressed data", "gunzip -c FILE | tensorjson decode"],
         ),
-        (safetensors(), &["a safetensors file", "numpy.save"]),
+        (
+            safetensors(),
+            &["a safetensors file", "run `tensorjson encode FILE`"],
+        ),
         (
             utf16(json, false, true),
             &["UTF-16 text, as PowerShell's `>` writes", iconv],
@@ -455,7 +458,7 @@ fn a_utf8_byte_order_mark_before_json_is_skipped() {
 
 #[test]
 fn encode_names_what_it_was_given_instead_of_showing_its_bytes() {
-    let cases: [(Vec<u8>, &[&str]); 6] = [
+    let cases: [(Vec<u8>, &[&str]); 5] = [
         (
             b"\xFF\xD8\xFF\xE0\x00\x10JFIF\x00".to_vec(),
             &["a JPEG image", "tensorjson reads PNG"],
@@ -464,7 +467,6 @@ fn encode_names_what_it_was_given_instead_of_showing_its_bytes() {
             b"PK\x03\x04\x14\x00\x00\x00".to_vec(),
             &["a zip archive", "unzip"],
         ),
-        (safetensors(), &["a safetensors file"]),
         (
             b"\xEF\xBB\xBF{\"a\": 1}".to_vec(),
             &["JSON text", "tensorjson decode"],
@@ -477,7 +479,10 @@ fn encode_names_what_it_was_given_instead_of_showing_its_bytes() {
     ];
     for (input, phrases) in cases {
         let phrases = [
-            &["expected a .npy file", "or a PNG image; found"][..],
+            &[
+                "expected a .npy file",
+                "a PNG image or a .safetensors file; found",
+            ][..],
             phrases,
         ]
         .concat();

@@ -1,4 +1,5 @@
-//! Arbitrary bytes as a JSON document in any dialect the decoder detects, drained to `.npy`.
+//! Arbitrary bytes as a JSON document in any dialect the decoder detects, drained to `.npy`;
+//! then as a stream of documents (`decode -o DIR/`), every payload drained in turn.
 //! Errors are fine; panics, hangs and runaway memory are bugs.
 //!
 //! Inputs that start with a byte of 0x80 or more (never the start of a JSON document) use it to
@@ -9,6 +10,8 @@
 use libfuzzer_sys::fuzz_target;
 use tensorjson::codec::dialect::ReadOptions;
 use tensorjson::codec::pngfile::Layout;
+use tensorjson::codec::bundle;
+use tensorjson::codec::model::Bundle;
 use tensorjson::codec::{read_json, write_binary, Format};
 use tensorjson::Dtype;
 
@@ -48,5 +51,11 @@ fuzz_target!(|data: &[u8]| {
     let (options, json) = options_and_json(data);
     if let Ok(item) = read_json(json, &options) {
         let _ = write_binary(item, &mut std::io::sink(), Format::Npy, Layout::default());
+    }
+    let Ok(mut stream) = bundle::read_json(json, &options) else {
+        return;
+    };
+    while let Ok(Some(named)) = stream.next_item() {
+        let _ = write_binary(named.item, &mut std::io::sink(), Format::Npy, Layout::default());
     }
 });

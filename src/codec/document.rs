@@ -4,7 +4,7 @@
 //! whose meaning is clear when it starts is not kept at all: it streams straight through
 //! ([`Flow::Live`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::{self, BufRead, Cursor, Read, Write};
 
 use serde_json::{Map, Value};
@@ -15,7 +15,8 @@ use crate::codec::dialect::open::{field_name, open_plan, Source};
 use crate::codec::dialect::{self, Path, Plan, ReadOptions};
 use crate::codec::io::{read_head, AlignedBuf, Payload, BUFFER};
 use crate::codec::json::{self, Scanner, StringReader};
-use crate::codec::model::Item;
+use crate::codec::model::{Item, Metadata};
+use crate::codec::safetensors::METADATA_KEY;
 use crate::codec::search;
 use crate::error::{Error, Result};
 
@@ -144,6 +145,17 @@ impl Document {
         let numbers = matches!(plan, Plan::List { .. });
         let source = self.take(plan.path(), numbers)?;
         open_plan(plan, source, options)
+    }
+
+    /// Every payload the document holds, to be opened one after the other ([`search::every`]).
+    pub fn every(self, options: &ReadOptions) -> Result<Payloads> {
+        let plans = search::every(&self.root, options)?;
+        Ok(Payloads {
+            metadata: metadata(&self.root),
+            document: self,
+            plans: plans.into(),
+            options: options.clone(),
+        })
     }
 
     /// The top-level object's members read so far.
@@ -432,19 +444,16 @@ impl Document {
         if let Some((text, _)) = self.lists.remove(path) {
             return Ok(Source::Numbers(Box::new(text)));
         }
-        let mut value = std::mem::take(&mut self.root);
-        for step in path {
-            value = match value {
-                Value::Object(mut map) => map.remove(step),
-                Value::Array(mut list) => step
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|&index| index < list.len())
-                    .map(|index| list.swap_remove(index)),
+        // Taken out of the tree, leaving `null`: the document may hold more payloads.
+        let value = path
+            .iter()
+            .try_fold(&mut self.root, |value, step| match value {
+                Value::Object(map) => map.get_mut(step),
+                Value::Array(list) => list.get_mut(step.parse::<usize>().ok()?),
                 _ => None,
-            }
+            })
+            .map(Value::take)
             .ok_or_else(|| Error::Envelope(format!("nothing at {}", search::pointer(path))))?;
-        }
         Ok(match value {
             Value::String(text) if !numbers => {
                 Source::Text(Box::new(Cursor::new(text.into_bytes())))
@@ -452,6 +461,37 @@ impl Document {
             other => Source::Value(other),
         })
     }
+}
+
+/// The payloads of a [`Document`], each opened in turn, with its name where it has one.
+pub struct Payloads {
+    /// The document's `__metadata__`, as a safetensors header holds it.
+    pub metadata: Option<Metadata>,
+    document: Document,
+    plans: VecDeque<(Option<String>, Plan)>,
+    options: ReadOptions,
+}
+
+impl Payloads {
+    pub fn next_payload<'a>(&mut self) -> Result<Option<(Option<String>, Item<'a>)>> {
+        let Some((name, plan)) = self.plans.pop_front() else {
+            return Ok(None);
+        };
+        let numbers = matches!(plan, Plan::List { .. });
+        let source = self.document.take(plan.path(), numbers)?;
+        let item = open_plan(plan, source, &self.options)?;
+        Ok(Some((name, item)))
+    }
+}
+
+/// A top-level `__metadata__` object of strings (a safetensors file's, as `encode` writes
+/// it into an object of items).
+fn metadata(root: &Value) -> Option<Metadata> {
+    let fields = root.get(METADATA_KEY)?.as_object()?;
+    fields
+        .iter()
+        .map(|(key, value)| Some((key.clone(), value.as_str()?.to_string())))
+        .collect()
 }
 
 /// Reads the members of the top-level object. With `live` options, a payload string whose

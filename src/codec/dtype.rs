@@ -40,6 +40,8 @@ struct Row {
     kserve: Option<&'static str>,
     /// PyTorch's name, which the hand-rolled style writes (`torch.float32`).
     torch: &'static str,
+    /// The safetensors dtype (huggingface/safetensors `Dtype`), where it has one.
+    safetensors: Option<&'static str>,
     /// Other spellings accepted on read (Triton, PyTorch's short names, C).
     aliases: &'static [&'static str],
 }
@@ -48,20 +50,20 @@ struct Row {
 /// `long` int64, as on Linux); PyTorch's names carry their `torch.` prefix.
 #[rustfmt::skip]
 const TABLE: [Row; 14] = [
-    Row { dtype: Dtype::Bool, name: "bool", kind: 'b', itemsize: 1, kserve: Some("BOOL"), torch: "torch.bool", aliases: &["?", "bool_"] },
-    Row { dtype: Dtype::Int8, name: "int8", kind: 'i', itemsize: 1, kserve: Some("INT8"), torch: "torch.int8", aliases: &["I8", "byte"] },
-    Row { dtype: Dtype::Int16, name: "int16", kind: 'i', itemsize: 2, kserve: Some("INT16"), torch: "torch.int16", aliases: &["I16", "short", "torch.short"] },
-    Row { dtype: Dtype::Int32, name: "int32", kind: 'i', itemsize: 4, kserve: Some("INT32"), torch: "torch.int32", aliases: &["I32", "intc", "torch.int"] },
-    Row { dtype: Dtype::Int64, name: "int64", kind: 'i', itemsize: 8, kserve: Some("INT64"), torch: "torch.int64", aliases: &["I64", "int", "int_", "intp", "long", "longlong", "torch.long"] },
-    Row { dtype: Dtype::Uint8, name: "uint8", kind: 'u', itemsize: 1, kserve: Some("UINT8"), torch: "torch.uint8", aliases: &["U8", "ubyte"] },
-    Row { dtype: Dtype::Uint16, name: "uint16", kind: 'u', itemsize: 2, kserve: Some("UINT16"), torch: "torch.uint16", aliases: &["U16", "ushort"] },
-    Row { dtype: Dtype::Uint32, name: "uint32", kind: 'u', itemsize: 4, kserve: Some("UINT32"), torch: "torch.uint32", aliases: &["U32", "uintc"] },
-    Row { dtype: Dtype::Uint64, name: "uint64", kind: 'u', itemsize: 8, kserve: Some("UINT64"), torch: "torch.uint64", aliases: &["U64", "uint", "uintp", "ulong", "ulonglong"] },
-    Row { dtype: Dtype::Float16, name: "float16", kind: 'f', itemsize: 2, kserve: Some("FP16"), torch: "torch.float16", aliases: &["half", "F16", "torch.half"] },
-    Row { dtype: Dtype::Float32, name: "float32", kind: 'f', itemsize: 4, kserve: Some("FP32"), torch: "torch.float32", aliases: &["single", "F32", "torch.float"] },
-    Row { dtype: Dtype::Float64, name: "float64", kind: 'f', itemsize: 8, kserve: Some("FP64"), torch: "torch.float64", aliases: &["float", "double", "F64", "torch.double"] },
-    Row { dtype: Dtype::Complex64, name: "complex64", kind: 'c', itemsize: 8, kserve: None, torch: "torch.complex64", aliases: &["csingle", "cfloat", "torch.cfloat"] },
-    Row { dtype: Dtype::Complex128, name: "complex128", kind: 'c', itemsize: 16, kserve: None, torch: "torch.complex128", aliases: &["complex", "cdouble", "torch.cdouble"] },
+    Row { dtype: Dtype::Bool, name: "bool", kind: 'b', itemsize: 1, kserve: Some("BOOL"), torch: "torch.bool", safetensors: Some("BOOL"), aliases: &["?", "bool_"] },
+    Row { dtype: Dtype::Int8, name: "int8", kind: 'i', itemsize: 1, kserve: Some("INT8"), torch: "torch.int8", safetensors: Some("I8"), aliases: &["I8", "byte"] },
+    Row { dtype: Dtype::Int16, name: "int16", kind: 'i', itemsize: 2, kserve: Some("INT16"), torch: "torch.int16", safetensors: Some("I16"), aliases: &["I16", "short", "torch.short"] },
+    Row { dtype: Dtype::Int32, name: "int32", kind: 'i', itemsize: 4, kserve: Some("INT32"), torch: "torch.int32", safetensors: Some("I32"), aliases: &["I32", "intc", "torch.int"] },
+    Row { dtype: Dtype::Int64, name: "int64", kind: 'i', itemsize: 8, kserve: Some("INT64"), torch: "torch.int64", safetensors: Some("I64"), aliases: &["I64", "int", "int_", "intp", "long", "longlong", "torch.long"] },
+    Row { dtype: Dtype::Uint8, name: "uint8", kind: 'u', itemsize: 1, kserve: Some("UINT8"), torch: "torch.uint8", safetensors: Some("U8"), aliases: &["U8", "ubyte"] },
+    Row { dtype: Dtype::Uint16, name: "uint16", kind: 'u', itemsize: 2, kserve: Some("UINT16"), torch: "torch.uint16", safetensors: Some("U16"), aliases: &["U16", "ushort"] },
+    Row { dtype: Dtype::Uint32, name: "uint32", kind: 'u', itemsize: 4, kserve: Some("UINT32"), torch: "torch.uint32", safetensors: Some("U32"), aliases: &["U32", "uintc"] },
+    Row { dtype: Dtype::Uint64, name: "uint64", kind: 'u', itemsize: 8, kserve: Some("UINT64"), torch: "torch.uint64", safetensors: Some("U64"), aliases: &["U64", "uint", "uintp", "ulong", "ulonglong"] },
+    Row { dtype: Dtype::Float16, name: "float16", kind: 'f', itemsize: 2, kserve: Some("FP16"), torch: "torch.float16", safetensors: Some("F16"), aliases: &["half", "F16", "torch.half"] },
+    Row { dtype: Dtype::Float32, name: "float32", kind: 'f', itemsize: 4, kserve: Some("FP32"), torch: "torch.float32", safetensors: Some("F32"), aliases: &["single", "F32", "torch.float"] },
+    Row { dtype: Dtype::Float64, name: "float64", kind: 'f', itemsize: 8, kserve: Some("FP64"), torch: "torch.float64", safetensors: Some("F64"), aliases: &["float", "double", "F64", "torch.double"] },
+    Row { dtype: Dtype::Complex64, name: "complex64", kind: 'c', itemsize: 8, kserve: None, torch: "torch.complex64", safetensors: Some("C64"), aliases: &["csingle", "cfloat", "torch.cfloat"] },
+    Row { dtype: Dtype::Complex128, name: "complex128", kind: 'c', itemsize: 16, kserve: None, torch: "torch.complex128", safetensors: None, aliases: &["complex", "cdouble", "torch.cdouble"] },
 ];
 
 /// numpy's one-character type codes, at this platform's sizes (`l` is 64 bits, as on Linux
@@ -188,6 +190,25 @@ impl Dtype {
         self.row().torch
     }
 
+    /// The safetensors dtype (`F32`), or `None` where safetensors has none (complex128).
+    pub fn safetensors_name(self) -> Option<&'static str> {
+        self.row().safetensors
+    }
+
+    /// The dtype a safetensors header names (`F32`), if tensorjson carries it.
+    pub fn from_safetensors(name: &str) -> Option<Dtype> {
+        TABLE
+            .iter()
+            .find(|row| row.safetensors == Some(name))
+            .map(|row| row.dtype)
+    }
+
+    /// The safetensors names of every dtype that has one, for errors.
+    pub fn safetensors_names() -> String {
+        let names: Vec<&str> = TABLE.iter().filter_map(|row| row.safetensors).collect();
+        names.join(", ")
+    }
+
     /// Whether elements are complex numbers.
     pub fn is_complex(self) -> bool {
         self.row().kind == 'c'
@@ -269,6 +290,27 @@ mod tests {
             assert_eq!(dtype.torch_name(), name);
             assert_eq!(Dtype::parse(name), Ok((dtype, ByteOrder::Little)));
         }
+    }
+
+    #[test]
+    fn safetensors_names_are_the_references_and_parse_back() {
+        // huggingface/safetensors `Dtype` (safetensors/src/tensor.rs), spelled out here.
+        #[rustfmt::skip]
+        let safetensors = [
+            Some("BOOL"), Some("I8"), Some("I16"), Some("I32"), Some("I64"), Some("U8"),
+            Some("U16"), Some("U32"), Some("U64"), Some("F16"), Some("F32"), Some("F64"),
+            Some("C64"), None,
+        ];
+        for (dtype, name) in Dtype::ALL.into_iter().zip(safetensors) {
+            assert_eq!(dtype.safetensors_name(), name);
+            if let Some(name) = name {
+                assert_eq!(Dtype::from_safetensors(name), Some(dtype));
+            }
+        }
+        for other in ["BF16", "F8_E4M3", "f32", "C128", ""] {
+            assert_eq!(Dtype::from_safetensors(other), None, "{other}");
+        }
+        assert!(Dtype::safetensors_names().starts_with("BOOL, I8, "));
     }
 
     #[test]

@@ -85,6 +85,12 @@ impl<R: BufRead> Scanner<R> {
     pub fn expect_end(&mut self) -> Result<()> {
         match self.peek_token()? {
             None => Ok(()),
+            Some(byte @ (b'{' | b'[' | b'"')) => Err(self.error(format!(
+                "unexpected {:?} after the end of the document: another document follows \
+                 (JSON Lines, or documents one after another); to read every payload of \
+                 every one, decode to a directory (-o DIR/)",
+                byte as char
+            ))),
             Some(byte) => Err(self.error(format!(
                 "unexpected {:?} after the end of the document",
                 byte as char

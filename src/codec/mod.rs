@@ -2,6 +2,7 @@
 
 pub mod aside;
 pub mod b64;
+pub mod bundle;
 pub mod cast;
 pub mod dialect;
 pub mod document;
@@ -11,10 +12,13 @@ pub mod json;
 pub mod layout;
 pub mod model;
 pub mod npy;
+pub mod npz;
 pub mod numbers;
 pub mod pngfile;
+pub mod safetensors;
 pub mod search;
 pub mod sniff;
+pub mod stream;
 pub mod zlib;
 
 use std::io::{BufRead, Cursor, Read, Write};
@@ -22,7 +26,7 @@ use std::io::{BufRead, Cursor, Read, Write};
 use crate::codec::dialect::{ReadOptions, WriteOptions};
 use crate::codec::dtype::Dtype;
 use crate::codec::io::{read_head, Counting, Plain};
-use crate::codec::model::Item;
+use crate::codec::model::{Bundle, Item, Named, One};
 use crate::codec::pngfile::Layout;
 use crate::codec::sniff::{Expected, Kind};
 use crate::error::{Error, Result};
@@ -169,7 +173,12 @@ impl Style {
         }
     }
 
-    fn write(self, item: Item, out: &mut dyn Write, options: &WriteOptions) -> Result<()> {
+    pub(crate) fn write(
+        self,
+        item: Item,
+        out: &mut dyn Write,
+        options: &WriteOptions,
+    ) -> Result<()> {
         match self {
             Style::Native => dialect::native::write(item, out, options),
             Style::JsonNumpy => dialect::json_numpy::write(item, out, options),
@@ -192,15 +201,26 @@ impl Style {
 pub enum Format {
     Npy,
     Png,
+    /// A file of named tensors, every item as one.
+    Safetensors,
 }
 
 impl Format {
-    pub const ALL: [Format; 2] = [Format::Npy, Format::Png];
+    pub const ALL: [Format; 3] = [Format::Npy, Format::Png, Format::Safetensors];
 
     pub fn extension(self) -> &'static str {
         match self {
             Format::Npy => "npy",
             Format::Png => "png",
+            Format::Safetensors => "safetensors",
+        }
+    }
+
+    /// Whether a file of the format holds several items.
+    pub fn holds_several(self) -> bool {
+        match self {
+            Format::Npy | Format::Png => false,
+            Format::Safetensors => true,
         }
     }
 
@@ -209,6 +229,32 @@ impl Format {
         Format::ALL
             .into_iter()
             .find(|format| extension.eq_ignore_ascii_case(format.extension()))
+    }
+}
+
+/// What a binary input holds: one item (a `.npy` file, a PNG image) or several (a
+/// `.safetensors` file).
+pub enum Opened<'a> {
+    One(Item<'a>),
+    Several(Box<dyn Bundle + 'a>),
+}
+
+/// Opens a binary input of any kind `encode` reads, told apart by its first bytes; the data
+/// of several items together may hold no more than `max_bytes`.
+pub fn open_binary<'a>(
+    input: impl Read + Send + 'a,
+    size: Option<u64>,
+    max_bytes: u64,
+) -> Result<Opened<'a>> {
+    let mut input = input;
+    let head = read_head(&mut input, sniff::HEAD)?;
+    let whole = Cursor::new(head.clone()).chain(input);
+    match sniff::sniff(&head) {
+        Some(Kind::Safetensors) => {
+            let reader = safetensors::SafetensorsReader::new(whole, size, max_bytes)?;
+            Ok(Opened::Several(Box::new(reader)))
+        }
+        Some(_) | None => read_binary_of_size(whole, size).map(Opened::One),
     }
 }
 
@@ -291,10 +337,14 @@ fn describe_start(head: &[u8]) -> String {
 /// Input that is not JSON (a `.npy` file, an image, an archive, UTF-16 text) is named as
 /// what it is; a UTF-8 byte-order mark before the JSON is skipped.
 pub fn read_json<'a>(input: impl BufRead + Send + 'a, options: &ReadOptions) -> Result<Item<'a>> {
-    let mut input = input;
+    dialect::read(json_input(input)?, options)
+}
+
+/// The input from where its JSON starts, once it is known to be JSON ([`read_json`]).
+pub(crate) fn json_input(mut input: impl BufRead) -> Result<impl BufRead> {
     let mut head = read_head(&mut input, sniff::HEAD)?;
     head.drain(..sniff::json_start(&head)?);
-    dialect::read(Cursor::new(head).chain(input), options)
+    Ok(Cursor::new(head).chain(input))
 }
 
 /// An `encode` option that only some styles use.
@@ -365,7 +415,11 @@ pub fn check_write_options(style: Style, options: &WriteOptions) -> Result<()> {
 /// Refuses `--allow-nan` for an item that `style` writes without JSON numbers: json-tricks
 /// writes only a 0-d array as a number, TF Serving an image as base64. (List and KServe
 /// refuse images, with their own message.)
-fn check_numbers_written(item: &Item, style: Style, options: &WriteOptions) -> Result<()> {
+pub(crate) fn check_numbers_written(
+    item: &Item,
+    style: Style,
+    options: &WriteOptions,
+) -> Result<()> {
     let numbers = match item {
         Item::Tensor(tensor) => style != Style::JsonTricks || tensor.header.shape.is_empty(),
         Item::Image(_) => style != Style::TfServing,
@@ -425,8 +479,11 @@ pub fn check_layout(item: &Item, format: Format, layout: Option<Layout>) -> Resu
         return Ok(());
     };
     let here = match (item, format) {
-        (Item::Tensor(_), Format::Png) | (Item::Image(_), Format::Npy) => return Ok(()),
+        (Item::Tensor(_), Format::Png) | (Item::Image(_), Format::Npy | Format::Safetensors) => {
+            return Ok(())
+        }
         (Item::Tensor(_), Format::Npy) => "a tensor written as .npy keeps its own shape",
+        (Item::Tensor(_), Format::Safetensors) => "a tensor written as safetensors keeps its shape",
         (Item::Image(_), Format::Png) => "an image written as PNG is copied as it is",
     };
     Err(Error::Usage(format!(
@@ -434,6 +491,29 @@ pub fn check_layout(item: &Item, format: Format, layout: Option<Layout>) -> Resu
          of an image's pixels written as .npy; {here}",
         layout.name()
     )))
+}
+
+/// Makes an item ready to be written as `format`: `--layout` checked against it
+/// ([`check_layout`]) and `--cast` applied ([`cast`]).
+pub fn prepare(
+    item: Item,
+    format: Format,
+    layout: Option<Layout>,
+    dtype: Option<Dtype>,
+) -> Result<Item> {
+    check_layout(&item, format, layout)?;
+    match dtype {
+        Some(dtype) => cast(item, dtype, layout.unwrap_or_default()),
+        None => Ok(item),
+    }
+}
+
+/// The format an item is written as when nothing says: a tensor as `.npy`, an image as PNG.
+pub fn own_format(item: &Item) -> Format {
+    match item {
+        Item::Tensor(_) => Format::Npy,
+        Item::Image(_) => Format::Png,
+    }
 }
 
 /// Writes an item as a `.npy` file or PNG image, converting between the two as needed.
@@ -451,6 +531,23 @@ pub fn write_binary(item: Item, out: &mut dyn Write, format: Format, layout: Lay
             let bytes = pngfile::from_tensor(tensor, layout)?;
             Ok(out.write_all(&bytes)?)
         }
+        (item, Format::Safetensors) => {
+            let mut one = One::new(Named::new(model::position_name(0), item));
+            let files = bundle::Files {
+                format: None,
+                layout: Some(layout),
+                cast: None,
+            };
+            bundle::write_archive(&mut one, out, format, files, u64::MAX).map(drop)
+        }
+    }
+}
+
+/// A tensor of the item: itself, or an image's pixels in `layout`.
+pub fn into_tensor(item: Item, layout: Layout) -> Result<model::Tensor> {
+    match item {
+        Item::Tensor(tensor) => Ok(tensor),
+        Item::Image(image) => pngfile::to_tensor(&image, layout),
     }
 }
 

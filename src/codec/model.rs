@@ -282,7 +282,16 @@ pub fn position_name(index: usize) -> String {
 pub trait Bundle {
     /// The next item, or `None` after the last.
     fn next_item(&mut self) -> Result<Option<Named<'_>>>;
+
+    /// What the bundle says of itself besides its items, as a safetensors file's
+    /// `__metadata__` does: kept where the output can hold it.
+    fn metadata(&self) -> Option<&Metadata> {
+        None
+    }
 }
+
+/// Text about a bundle, keyed by name (a safetensors file's `__metadata__`).
+pub type Metadata = std::collections::BTreeMap<String, String>;
 
 /// A bundle of one item.
 pub struct One<'a>(Option<Named<'a>>);

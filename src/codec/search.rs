@@ -7,6 +7,7 @@ use serde_json::Value;
 use crate::codec::dialect::{self, kind_of, list, Encoding, Path, Plan, ReadOptions};
 use crate::codec::dtype::ByteOrder;
 use crate::codec::model::TensorHeader;
+use crate::codec::safetensors::METADATA_KEY;
 use crate::error::{Error, Result};
 
 /// A payload found in a document.
@@ -15,6 +16,8 @@ struct Candidate {
     path: Path,
     reader: &'static str,
     picks_by_name: bool,
+    /// The names of the tensors it holds, for a reader that picks by name.
+    members: Vec<String>,
     plan: Result<Plan>,
 }
 
@@ -33,6 +36,65 @@ pub fn pick(root: &Value, options: &ReadOptions) -> Result<Plan> {
         return whole_numbers(root, Path::new(), options);
     }
     choose(found, options)
+}
+
+/// Every payload in the document, in order, with its name where it has one (its key, or its
+/// own name in a KServe or TF Serving document, whose tensors are each a payload); or the one
+/// `--path` or `--name` picks. An empty object (or one holding only `__metadata__`) is a
+/// bundle of no items, as `encode` writes a safetensors file of no tensors.
+pub fn every(root: &Value, options: &ReadOptions) -> Result<Vec<(Option<String>, Plan)>> {
+    if options.path.is_some() || options.name.is_some() {
+        let at = match &options.path {
+            Some(pointer) => key_name(&parse_pointer(pointer)?),
+            None => None,
+        };
+        let name = options.name.clone().or(at);
+        return Ok(vec![(name, pick(root, options)?)]);
+    }
+    let mut found = Vec::new();
+    collect(root, &mut Path::new(), options, &mut found);
+    let empty_bundle = root
+        .as_object()
+        .is_some_and(|fields| fields.keys().all(|key| key == METADATA_KEY));
+    if found.is_empty() && !empty_bundle {
+        return Ok(vec![(None, pick(root, options)?)]);
+    }
+    let mut every = Vec::new();
+    for candidate in found {
+        if candidate.members.is_empty() {
+            let plan = readable(&candidate.path, candidate.plan)?;
+            every.push((key_name(&candidate.path), plan));
+            continue;
+        }
+        let fields = lookup(root, &candidate.path).and_then(Value::as_object);
+        for name in candidate.members {
+            let options = ReadOptions {
+                name: Some(name.clone()),
+                ..options.clone()
+            };
+            let plan = fields
+                .and_then(|fields| dialect::plan_object(fields, &options))
+                .expect("the reader that listed the name plans it");
+            let plan = readable(
+                &candidate.path,
+                plan.map(|plan| within(plan, &candidate.path)),
+            )?;
+            every.push((Some(name), plan));
+        }
+    }
+    Ok(every)
+}
+
+/// A candidate's plan, or its error saying where the payload is.
+fn readable(path: &Path, plan: Result<Plan>) -> Result<Plan> {
+    plan.map_err(|error| error.within(format!("the payload at {}", pointer(path))))
+}
+
+/// The key a payload sits under, as its name: none for a list's item or the whole document.
+fn key_name(path: &Path) -> Option<String> {
+    path.last()
+        .filter(|key| key.parse::<usize>().is_err())
+        .cloned()
 }
 
 /// The plan for the value `--path` points at.
@@ -103,7 +165,8 @@ fn collect(value: &Value, path: &mut Path, options: &ReadOptions, found: &mut Ve
                 found.push(Candidate {
                     path: path.clone(),
                     reader: reader.name,
-                    picks_by_name: reader.picks_by_name,
+                    picks_by_name: reader.names.is_some(),
+                    members: reader.names.map(|names| names(fields)).unwrap_or_default(),
                     plan: plan.map(|plan| within(plan, path)),
                 });
                 return;
@@ -127,6 +190,7 @@ fn collect(value: &Value, path: &mut Path, options: &ReadOptions, found: &mut Ve
                     path: path.clone(),
                     reader,
                     picks_by_name: false,
+                    members: Vec::new(),
                     plan: plan.map(|plan| within(plan, path)),
                 });
             }
@@ -153,7 +217,7 @@ fn choose(found: Vec<Candidate>, options: &ReadOptions) -> Result<Plan> {
         return Err(several(
             &found,
             "",
-            "pick one with --path POINTER or --name NAME",
+            "pick one with --path POINTER or --name NAME, or write every one with -o DIR/",
         ));
     };
     let named = |candidate: &Candidate| {

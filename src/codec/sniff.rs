@@ -11,7 +11,7 @@ pub const HEAD: usize = 16;
 pub const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// Longest header a safetensors file may have (the format's own limit, 100 MB).
-const SAFETENSORS_MAX_HEADER: u64 = 100_000_000;
+pub const SAFETENSORS_MAX_HEADER: u64 = 100_000_000;
 
 /// What an input is, as far as its first bytes tell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,10 +125,10 @@ impl Kind {
             (Kind::Gzip, Expected::NpyOrPng) => {
                 "decompress it first: `gunzip -c FILE | tensorjson encode`"
             }
-            (Kind::Safetensors, _) => {
-                "tensorjson reads .npy: save the tensor with numpy.save \
-                 (`safetensors.numpy.load_file` loads it) and run `tensorjson encode` on that"
+            (Kind::Safetensors, Expected::Json) => {
+                "to make JSON of it, run `tensorjson encode FILE`"
             }
+            (Kind::Safetensors, Expected::NpyOrPng) => "tensorjson reads it",
             (Kind::Utf16, _) => "convert it to UTF-8 (e.g. `iconv -f UTF-16 -t UTF-8 FILE`)",
             (Kind::Json, Expected::NpyOrPng) => "to read JSON, use `tensorjson decode`",
             (Kind::Json, Expected::Json) => "tensorjson reads it",

@@ -15,7 +15,7 @@ pub const READER: ObjectReader = ObjectReader {
     name: "anthropic",
     looks_for: "\"source\" with \"type\": \"base64\"",
     plan,
-    picks_by_name: false,
+    names: None,
 };
 
 fn plan(fields: &Fields, _options: &ReadOptions) -> Option<Result<Plan>> {

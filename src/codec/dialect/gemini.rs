@@ -16,7 +16,7 @@ pub const READER: ObjectReader = ObjectReader {
     name: "gemini",
     looks_for: "\"inline_data\" or \"inlineData\"",
     plan,
-    picks_by_name: false,
+    names: None,
 };
 
 fn plan(fields: &Fields, _options: &ReadOptions) -> Option<Result<Plan>> {

@@ -18,7 +18,7 @@ pub const READER: ObjectReader = ObjectReader {
     name: "hand-rolled",
     looks_for: "\"tensor\" + \"shape\" + \"dtype\", or \"image\" holding a string",
     plan,
-    picks_by_name: false,
+    names: None,
 };
 
 fn plan(fields: &Fields, _options: &ReadOptions) -> Option<Result<Plan>> {

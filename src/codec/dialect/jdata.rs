@@ -18,7 +18,7 @@ pub const READER: ObjectReader = ObjectReader {
     name: "jdata",
     looks_for: "\"_ArrayType_\"",
     plan,
-    picks_by_name: false,
+    names: None,
 };
 
 fn plan(fields: &Fields, _options: &ReadOptions) -> Option<Result<Plan>> {

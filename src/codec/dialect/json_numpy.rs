@@ -17,7 +17,7 @@ pub const READER: ObjectReader = ObjectReader {
     name: "json-numpy",
     looks_for: "\"__numpy__\"",
     plan,
-    picks_by_name: false,
+    names: None,
 };
 
 fn plan(fields: &Fields, _options: &ReadOptions) -> Option<Result<Plan>> {

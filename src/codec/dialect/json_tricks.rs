@@ -23,7 +23,7 @@ pub const READER: ObjectReader = ObjectReader {
     name: "json-tricks",
     looks_for: "\"__ndarray__\"",
     plan,
-    picks_by_name: false,
+    names: None,
 };
 
 fn plan(fields: &Fields, _options: &ReadOptions) -> Option<Result<Plan>> {

@@ -18,7 +18,7 @@ pub const READER: ObjectReader = ObjectReader {
     name: "jsonpickle",
     looks_for: "\"py/object\": \"numpy.ndarray\"",
     plan,
-    picks_by_name: false,
+    names: None,
 };
 
 fn plan(fields: &Fields, _options: &ReadOptions) -> Option<Result<Plan>> {

@@ -19,7 +19,7 @@ pub const READER: ObjectReader = ObjectReader {
     name: "kserve",
     looks_for: "\"inputs\" or \"outputs\" holding objects with \"datatype\"",
     plan,
-    picks_by_name: true,
+    names: Some(names),
 };
 
 /// The name `encode --style kserve` gives its one input when `--name` does not.
@@ -57,6 +57,14 @@ fn plan(fields: &Fields, options: &ReadOptions) -> Option<Result<Plan>> {
     Some(pick(&tensors, options).and_then(|(key, index, tensor)| {
         tensor_plan(tensor, path(&[key, &index.to_string(), "data"]))
     }))
+}
+
+/// The names of the tensors a document holds, inputs and outputs alike.
+fn names(fields: &Fields) -> Vec<String> {
+    tensors(fields)
+        .into_iter()
+        .map(|(_, _, tensor)| name_of(tensor).to_string())
+        .collect()
 }
 
 fn name_of(tensor: &Fields) -> &str {
@@ -145,8 +153,25 @@ fn datatypes() -> String {
     format!("one of {}", names.join(", "))
 }
 
+/// How a request written by tensorjson starts and ends, around its inputs.
+pub const REQUEST: (&str, &str) = ("{\"inputs\":[", "]}");
+
 /// Writes a request with one input holding the tensor as a flat list.
 pub fn write(item: Item, out: &mut dyn Write, options: &WriteOptions) -> Result<()> {
+    let name = options.name.as_deref().unwrap_or(DEFAULT_NAME);
+    out.write_all(REQUEST.0.as_bytes())?;
+    write_input(name, item, out, options)?;
+    out.write_all(REQUEST.1.as_bytes())?;
+    Ok(())
+}
+
+/// Writes one input of a request: `{"name", "shape", "datatype", "data"}`, data a flat list.
+pub fn write_input(
+    name: &str,
+    item: Item,
+    out: &mut dyn Write,
+    options: &WriteOptions,
+) -> Result<()> {
     let Item::Tensor(mut tensor) = item else {
         return Err(Error::Envelope(
             "style kserve holds tensors; decode the image to .npy first".to_string(),
@@ -158,15 +183,12 @@ pub fn write(item: Item, out: &mut dyn Write, options: &WriteOptions) -> Result<
             "the Open Inference Protocol has no datatype for {dtype}; use --style native or json-numpy"
         ))
     })?;
-    let name = options.name.as_deref().unwrap_or(DEFAULT_NAME);
-    let mut object = ObjectWriter::open(out, false)?;
-    let mut input = object.nested("inputs", true)?;
+    let mut input = ObjectWriter::open(out, false)?;
     input.value("name", json!(name))?;
     input.value("shape", json!(tensor.header.shape))?;
     input.value("datatype", json!(datatype))?;
     input.raw("data", |out| {
         list::write_values(&mut tensor, out, false, options)
     })?;
-    input.close()?;
-    object.close()
+    input.close()
 }

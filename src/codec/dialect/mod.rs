@@ -251,13 +251,17 @@ pub fn path(steps: &[&str]) -> Path {
     steps.iter().map(|step| step.to_string()).collect()
 }
 
+/// The names of the tensors an object holds, in order.
+pub type Names = fn(&Map<String, Value>) -> Vec<String>;
+
 /// A reader of one dialect of JSON objects: `None` when the keys are not its own.
 pub struct ObjectReader {
     pub name: &'static str,
     pub looks_for: &'static str,
     pub plan: fn(&Map<String, Value>, &ReadOptions) -> Option<Result<Plan>>,
-    /// Whether it holds several named tensors and picks one by `--name` itself.
-    pub picks_by_name: bool,
+    /// For a reader of several named tensors, which picks one by `--name` itself: the names
+    /// an object holds, in order.
+    pub names: Option<Names>,
 }
 
 /// Tried in this order; the first whose keys match reads the object. KServe comes before

@@ -25,7 +25,7 @@ pub const READER: ObjectReader = ObjectReader {
     name: "native",
     looks_for: "\"kind\", or \"dtype\" + \"shape\" + \"data\"",
     plan,
-    picks_by_name: false,
+    names: None,
 };
 
 fn plan(fields: &Fields, _options: &ReadOptions) -> Option<Result<Plan>> {

@@ -14,7 +14,7 @@ pub const READER: ObjectReader = ObjectReader {
     name: "openai",
     looks_for: "\"image_url\" with a data URL",
     plan,
-    picks_by_name: false,
+    names: None,
 };
 
 fn plan(fields: &Fields, _options: &ReadOptions) -> Option<Result<Plan>> {

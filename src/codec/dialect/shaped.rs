@@ -12,7 +12,7 @@ pub const READER: ObjectReader = ObjectReader {
     name: "shape-dtype",
     looks_for: "\"shape\" + \"dtype\" + base64 of the data under one other key",
     plan,
-    picks_by_name: false,
+    names: None,
 };
 
 fn plan(fields: &Fields, _options: &ReadOptions) -> Option<Result<Plan>> {

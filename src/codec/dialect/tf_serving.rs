@@ -18,7 +18,7 @@ pub const READER: ObjectReader = ObjectReader {
     name: "tf-serving",
     looks_for: "\"instances\", or \"inputs\" holding numbers",
     plan,
-    picks_by_name: true,
+    names: Some(names),
 };
 
 fn plan(fields: &Fields, options: &ReadOptions) -> Option<Result<Plan>> {
@@ -34,6 +34,16 @@ fn plan(fields: &Fields, options: &ReadOptions) -> Option<Result<Plan>> {
         }),
         value => value_plan(value, at),
     })
+}
+
+/// The names of columnar inputs; none for the row format or one unnamed input.
+fn names(fields: &Fields) -> Vec<String> {
+    match fields.get("inputs") {
+        Some(Value::Object(named)) if !fields.contains_key("instances") => {
+            named.keys().cloned().collect()
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// Columnar inputs by name: the one, or the one `--name` names.
@@ -104,16 +114,24 @@ fn value_plan(value: &Value, mut at: Path) -> Result<Plan> {
 /// Writes `{"instances": <nested list>}` for a tensor, `{"instances": [{"b64": ..}]}` for an image.
 pub fn write(item: Item, out: &mut dyn Write, options: &WriteOptions) -> Result<()> {
     let mut object = ObjectWriter::open(out, false)?;
+    object.raw("instances", |out| write_value(item, out, options))?;
+    object.close()
+}
+
+/// How a request of named inputs, in the columnar form, starts and ends around its inputs
+/// (each `"name": <value>`).
+pub const NAMED_INPUTS: (&str, &str) = ("{\"inputs\":{", "}}");
+
+/// Writes the value of an input: a nested list for a tensor, `[{"b64": ..}]` for an image.
+pub fn write_value(item: Item, out: &mut dyn Write, options: &WriteOptions) -> Result<()> {
     match item {
         Item::Image(image) => {
-            object.raw("instances", |out| {
-                out.write_all(b"[")?;
-                let mut instance = ObjectWriter::open(out, false)?;
-                instance.base64("b64", "", &mut image.bytes.as_slice())?;
-                instance.close()?;
-                out.write_all(b"]")?;
-                Ok(())
-            })?;
+            out.write_all(b"[")?;
+            let mut instance = ObjectWriter::open(out, false)?;
+            instance.base64("b64", "", &mut image.bytes.as_slice())?;
+            instance.close()?;
+            out.write_all(b"]")?;
+            Ok(())
         }
         Item::Tensor(mut tensor) => {
             let dtype = tensor.header.dtype;
@@ -130,10 +148,7 @@ pub fn write(item: Item, out: &mut dyn Write, options: &WriteOptions) -> Result<
                 ));
             }
             list::check_nestable(&tensor.header.shape)?;
-            object.raw("instances", |out| {
-                list::write_values(&mut tensor, out, true, options)
-            })?;
+            list::write_values(&mut tensor, out, true, options)
         }
     }
-    object.close()
 }
