@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,9 @@ REEXEC_ENV = "TENSORJSON_BENCH_REEXEC"
 TARGET_ENCODE_RATIO = 0.4  # tensorjson encode / `base64 -w0`
 TARGET_DECODE_RATIO = 0.4  # tensorjson decode / `base64 -d`
 TARGET_RSS_MIB = 16.0
+# Issue 10 item 1: KServe number lists, tensorjson / orjson (`orjson.dumps`, `orjson.loads` +
+# `numpy.array`).
+TARGET_KSERVE_RATIO = 0.5
 
 
 class BenchError(Exception):
@@ -661,6 +665,58 @@ def verify_same(path: Path, expected: Path, what: str) -> None:
     sink.close()
 
 
+KSERVE_HEAD = re.compile(rb'\{"inputs":\[\{"name":"[^"\\]*","shape":\[([0-9,]*)\],'
+                         rb'"datatype":"FP32","data":\[')
+
+
+def verify_kserve(path: Path, exp: Expect, what: str) -> None:
+    """A KServe v2 request holding the array as one flat list of numbers, as tensorjson and
+    orjson write it: its numbers, read as Python's float() reads them and cast to float32 as
+    numpy casts, are the array's bytes exactly. Streams in 4 MiB pieces (numpy's text reader,
+    correctly rounded like float()), so that it needs no more memory than a piece."""
+    cmp = CompareSink(exp.raw, what)
+    with open(path, "rb") as f:
+        head = f.read(4096)
+        m = KSERVE_HEAD.match(head)
+        if not m:
+            raise Fail(f"{what}: not a KServe request of FP32 numbers: {head[:200]!r}")
+        shape = tuple(int(x) for x in m.group(1).split(b",") if x)
+        if shape != tuple(exp.shape):
+            raise Fail(f"{what}: shape is {list(shape)}, not {list(exp.shape)}")
+        rest = head[m.end():]
+        while True:
+            end = rest.find(b"]")
+            if end >= 0:
+                _kserve_numbers(rest[:end], cmp, what)
+                tail = rest[end:] + f.read()
+                break
+            chunk = f.read(4 * MiB)
+            if not chunk:
+                raise Fail(f"{what}: truncated (the list of numbers does not end)")
+            rest += chunk
+            cut = rest.rfind(b",")
+            if cut > 0:
+                _kserve_numbers(rest[:cut], cmp, what)
+                rest = rest[cut + 1:]
+    if tail.rstrip(b"\n") != b"]}]}":
+        raise Fail(f"{what}: unexpected text after the numbers: {tail[:200]!r}")
+    cmp.close()
+
+
+def _kserve_numbers(text: bytes, cmp: CompareSink, what: str) -> None:
+    import numpy as np
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            values = np.fromstring(text, dtype=np.float64, sep=",")
+        except (ValueError, DeprecationWarning) as e:
+            raise Fail(f"{what}: numbers numpy cannot read ({e}): {text[:100]!r}") from None
+    if len(values) != text.count(b",") + 1:
+        raise Fail(f"{what}: numbers numpy cannot read: {text[:100]!r}")
+    cmp.feed(values.astype("<f4").tobytes())
+
+
 # --------------------------------------------------------------------------------------------
 # Inputs
 
@@ -720,6 +776,8 @@ class Op:
     variant: str = ""
     to_stdout: bool = True  # False: the command names its output file (-o)
     via: str = ""  # "file" | "stdin" | "pipe"
+    group: str = ""  # "" (the main table) | "kserve" (number lists, next to orjson)
+    needs: object = None  # callable making the input, run before the first run
     runs: list = field(default_factory=list)
 
     @property
@@ -760,7 +818,7 @@ def probe_variant(meter_tmp: Path, tj: str, v: Variant, tiny: Path) -> str | Non
 
 
 def plan(d: Path, tj: str, vpy: str, npy: Path, exp: Expect, variants: list[Variant],
-         python_ok: bool):
+         python_ok: bool, orjson_ok: bool):
     """The operations, in run order. Decode inputs: tensorjson's own output of each variant
     (made and verified by `prepare` just before that variant's decode runs)."""
     ops = []
@@ -824,6 +882,48 @@ def plan(d: Path, tj: str, vpy: str, npy: Path, exp: Expect, variants: list[Vari
                           "`cat x.json \\| tensorjson decode - --to npy \\| cat > out.npy`",
                           "decode", "tensorjson", [tj, "decode", "-", "--to", "npy"], env(v),
                           out_npy, check_npy, pipe=True, variant=v.name, via="pipe"))
+    ops.extend(kserve_ops(d, tj, vpy, npy, exp, orjson_ok))
+    return ops
+
+
+def kserve_ops(d: Path, tj: str, vpy: str, npy: Path, exp: Expect, orjson_ok: bool) -> list:
+    """KServe v2 requests, the array as a list of numbers: tensorjson next to orjson. The
+    decode input is tensorjson's own request, made and verified before the first decode."""
+    out_json, out_npy, env = d / "out.json", d / "out.npy", d / "env-kserve.json"
+
+    def check_kserve(p, what):
+        verify_kserve(p, exp, what)
+
+    def check_npy(p, what):
+        verify_npy(p, exp, what)
+
+    def make_request():
+        if env.exists():
+            return
+        r = subprocess.run([tj, "encode", str(npy), "-o", str(env), "--style", "kserve"],
+                           stderr=subprocess.PIPE, text=True)
+        if r.returncode != 0:
+            raise BenchError(f"making the KServe request failed: {r.stderr.strip()}")
+        verify_kserve(env, exp, "KServe request (decode input)")
+
+    ops = [Op("kserve-encode-file", "`tensorjson encode x.npy -o out.json --style kserve`",
+              "encode", "tensorjson", [tj, "encode", str(npy), "-o", str(out_json), "--style",
+                                       "kserve"], None, out_json, check_kserve, via="file",
+              to_stdout=False, group="kserve")]
+    if orjson_ok:
+        ops.append(Op("orjson-encode", "Python: `np.load` + `orjson.dumps(.., "
+                      "OPT_SERIALIZE_NUMPY)`", "encode", "python",
+                      [vpy, str(PY_REFERENCE), "orjson-encode", str(npy), str(out_json)], None,
+                      out_json, check_kserve, to_stdout=False, group="kserve"))
+    ops.append(Op("kserve-decode-file", "`tensorjson decode x.json -o out.npy` (x.json from "
+                  "`encode --style kserve`)", "decode", "tensorjson",
+                  [tj, "decode", str(env), "-o", str(out_npy)], None, out_npy, check_npy,
+                  via="file", to_stdout=False, group="kserve", needs=make_request))
+    if orjson_ok:
+        ops.append(Op("orjson-decode", "Python: `orjson.loads` + `np.array(.., dtype)` + "
+                      "`np.save`", "decode", "python",
+                      [vpy, str(PY_REFERENCE), "orjson-decode", str(env), str(out_npy)], None,
+                      out_npy, check_npy, to_stdout=False, group="kserve", needs=make_request))
     return ops
 
 
@@ -832,7 +932,7 @@ def run_size(d: Path, meter: Meter, tj: str, vpy: str, size_mib: int, variants, 
     import numpy as np  # noqa: F401
 
     raw_bytes = size_mib * MiB
-    need = int(raw_bytes * 9.5)
+    need = int(raw_bytes * 15.5)  # with two KServe requests of ~2.9x the array
     free = shutil.disk_usage(d).free
     if free < need:
         raise BenchError(f"{size_mib} MiB run needs ~{need / MiB / 1024:.1f} GiB free in {d}, "
@@ -847,7 +947,16 @@ def run_size(d: Path, meter: Meter, tj: str, vpy: str, size_mib: int, variants, 
         notes.append(f"Python reference skipped: needs ~5x the array in memory, "
                      f"{mem_avail / MiB:.0f} MiB available")
 
-    ops = plan(d, tj, vpy, npy, exp, variants, python_ok)
+    # orjson.loads holds the text, a Python float per element and the list (~21x the array).
+    orjson_ok = mem_avail is None or mem_avail > 24 * raw_bytes
+    if not orjson_ok:
+        notes.append(f"orjson rows skipped: need ~21x the array in memory, "
+                     f"{mem_avail / MiB:.0f} MiB available")
+    elif not has_orjson(vpy):
+        orjson_ok = False
+        notes.append("orjson rows skipped: orjson is not installed in the venv "
+                     "(scripts/requirements.txt)")
+    ops = plan(d, tj, vpy, npy, exp, variants, python_ok, orjson_ok)
     prepared = set()
 
     def prepare(v: Variant) -> None:
@@ -874,6 +983,8 @@ def run_size(d: Path, meter: Meter, tj: str, vpy: str, size_mib: int, variants, 
             v = next(v for v in variants if v.name == op.variant)
             prepare(v)
             sizes[f"envelope {v.label}"] = (d / f"env-{v.name}.json").stat().st_size
+        if op.needs:
+            op.needs()
         for k in range(repeat):
             op.out.unlink(missing_ok=True)
             stdout = op.out if op.to_stdout else d / "stdout.txt"
@@ -909,6 +1020,10 @@ def nest(envelope: Path, nested: Path) -> None:
         shutil.copyfileobj(inp, out, 4 * MiB)
         out.seek(out.tell() - 1)  # over the envelope's final newline
         out.write(b'}},"latency_ms":1.5}')
+
+
+def has_orjson(vpy: str) -> bool:
+    return subprocess.run([vpy, "-c", "import orjson"], stderr=subprocess.DEVNULL).returncode == 0
 
 
 def strip_md(s: str) -> str:
@@ -1030,7 +1145,7 @@ def report(res: dict, info: dict, meter: Meter, start: dict, skipped: dict) -> t
         L.append("|---|---:|---:|---:|---:|---:|")
         for direction in ("encode", "decode"):
             for o in ops:
-                if o.direction != direction:
+                if o.direction != direction or o.group:
                     continue
                 o.ratio_b64 = o.best / b64[direction]
                 o.ratio_py = o.best / py[direction] if direction in py else None
@@ -1042,6 +1157,7 @@ def report(res: dict, info: dict, meter: Meter, start: dict, skipped: dict) -> t
             L.append(f"- {v}: skipped, {why}")
         for n in sz["notes"]:
             L.append(f"- {n}")
+        kserve_table(L, ops, raw, sz["size_mib"], targets)
         # Targets.
         for key, dr, lim in (("native-encode-file", "encode", TARGET_ENCODE_RATIO),
                              ("native-encode-stdin", "encode", TARGET_ENCODE_RATIO),
@@ -1067,13 +1183,37 @@ def report(res: dict, info: dict, meter: Meter, start: dict, skipped: dict) -> t
              f"{start['true_ms']:.2f} ms; `base64 -w0` of its 896 data bytes: "
              f"{start['base64_ms']:.2f} ms)")
     L.append("")
-    L.append("### Targets (issue 4)")
+    L.append("### Targets (issues 4 and 10)")
     L.append("")
     for t in targets:
         L.append(f"- [{'met' if t['met'] else 'NOT met'}] {t['size_mib']} MiB: {t['target']}: "
                  f"{t['value']}")
     L.append(f"- [info] start-up: {start['tensorjson_ms']:.2f} ms (target: a few milliseconds)")
     return "\n".join(L), {"targets": targets}
+
+
+def kserve_table(L: list, ops: list, raw: int, size_mib: int, targets: list) -> None:
+    """The KServe rows, each next to orjson doing the same, and their target."""
+    rows = [o for o in ops if o.group == "kserve"]
+    if not rows:
+        return
+    ref = {o.key: o for o in rows}
+    L.append("")
+    L.append("KServe v2 requests, the array as a flat list of numbers (issue 10 item 1):")
+    L.append("")
+    L.append("| operation | wall (s) | MiB/s | peak RSS (MiB) | vs orjson |")
+    L.append("|---|---:|---:|---:|---:|")
+    for o in rows:
+        orjson = ref.get(f"orjson-{o.direction}")
+        o.ratio_orjson = o.best / orjson.best if orjson else None
+        L.append(f"| {o.label} | {o.best:.3f} | {raw / MiB / o.best:.0f} | {o.rss_mib:.1f} | "
+                 f"{fmt_ratio(o.ratio_orjson)} |")
+    for dr in ("encode", "decode"):
+        o = ref.get(f"kserve-{dr}-file")
+        if o and o.ratio_orjson is not None:
+            targets.append({"size_mib": size_mib, "target": f"{strip_md(o.label)}: <= "
+                            f"{TARGET_KSERVE_RATIO}x orjson", "value": f"{o.ratio_orjson:.2f}x",
+                            "met": o.ratio_orjson <= TARGET_KSERVE_RATIO})
 
 
 def to_json(res: dict, info: dict, meter: Meter, start: dict, skipped: dict, targets) -> dict:
@@ -1088,6 +1228,7 @@ def to_json(res: dict, info: dict, meter: Meter, start: dict, skipped: dict, tar
                      "throughput_mib_s": sz["size_mib"] / o.best,
                      "ratio_vs_base64": getattr(o, "ratio_b64", None),
                      "ratio_vs_python": getattr(o, "ratio_py", None),
+                     "ratio_vs_orjson": getattr(o, "ratio_orjson", None),
                      "runs": [{"wall_s": r.wall, "rss_kib": r.rss_kib} for r in o.runs]}
                     for o in sz["ops"]]})
     return {"machine": info, "repeat": res["repeat"], "load_before": res["load_before"],

@@ -262,6 +262,7 @@ impl Document {
                 }
                 text.push(&token)?;
                 index += 1;
+                index += scanner.scalar_run(|run| text.push(run))?;
                 continue;
             }
             path.push(index.to_string());

@@ -111,6 +111,27 @@ impl<R: BufRead> Scanner<R> {
         self.raw_value(limit)
     }
 
+    /// After an item of a list: the scalar items that follow it and end in what is buffered,
+    /// handed to `take` as one run of text (`,1.5,-2`), and their count. A run stops before
+    /// anything else (whitespace, a nested value, an empty item), which is left to be read
+    /// one value at a time; this is only the fast lane for the long lists numbers come in.
+    pub fn scalar_run(&mut self, take: impl FnOnce(&[u8]) -> Result<()>) -> Result<usize> {
+        let buffer = loop {
+            match self.reader.fill_buf() {
+                Ok(buffer) => break buffer,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error.into()),
+            }
+        };
+        let (length, count) = scalar_run(buffer);
+        if count > 0 {
+            take(&buffer[..length])?;
+            self.reader.consume(length);
+            self.offset += length as u64;
+        }
+        Ok(count)
+    }
+
     /// Collects the bytes of one value, tracking strings and nesting to find where it ends.
     fn raw_value(&mut self, limit: usize) -> Result<Vec<u8>> {
         self.peek_token()?;
@@ -449,6 +470,65 @@ fn python_token(token: &[u8]) -> Option<String> {
     value.is_infinite().then(|| infinity.to_string())
 }
 
+/// The length of the run of `,token` items at the start of `buffer`, and their count (see
+/// [`Scanner::scalar_run`]); each token is followed by `,` or `]` within the buffer. One
+/// tight pass over the bytes, not a loop per token: this is where a long list's text is read.
+fn scalar_run(buffer: &[u8]) -> (usize, usize) {
+    if buffer.first() != Some(&b',') {
+        return (0, 0);
+    }
+    // 64 bytes at a time while all of them may be in a run (the checks vectorise), then
+    // byte by byte to where the run stops.
+    let (mut commas, mut stop) = (0, 0);
+    for block in buffer.chunks_exact(64) {
+        if !block
+            .iter()
+            .fold(true, |all, &byte| all & is_run_byte(byte))
+        {
+            break;
+        }
+        commas += block.iter().filter(|&&byte| byte == b',').count();
+        stop += 64;
+    }
+    for &byte in &buffer[stop..] {
+        if !is_run_byte(byte) {
+            break;
+        }
+        commas += usize::from(byte == b',');
+        stop += 1;
+    }
+    let last_comma = memchr::memrchr(b',', &buffer[..stop]).expect("the run starts with one");
+    // The item after the last comma ends the run only if `]` follows it here.
+    let (mut end, mut count) = match buffer.get(stop) {
+        Some(b']') => (stop, commas),
+        _ => (last_comma, commas - 1),
+    };
+    // An empty item (`,,` or `,]`) is left to be read as a value, which refuses it.
+    if let Some(empty) = memchr::memmem::find(&buffer[..end], b",,") {
+        end = empty;
+        count = memchr::memchr_iter(b',', &buffer[..end]).count();
+    } else if end > 0 && buffer[end - 1] == b',' {
+        end -= 1;
+        count -= 1;
+    }
+    (end, count)
+}
+
+/// Whether a byte can be part of a scalar token (a number, `true`, `NaN`, and also text that
+/// is not JSON, refused when the token is read). None ends a value or starts one.
+#[cfg(test)]
+fn is_token_byte(byte: u8) -> bool {
+    is_run_byte(byte) && byte != b','
+}
+
+/// A token byte or a comma: `+,-.` (one range), digits, ASCII letters. Compares, not a
+/// table, so that a block of bytes is checked at once.
+fn is_run_byte(byte: u8) -> bool {
+    (byte.wrapping_sub(b'+') < 4)
+        | (byte.wrapping_sub(b'0') < 10)
+        | ((byte | 0x20).wrapping_sub(b'a') < 26)
+}
+
 fn is_delimiter(byte: u8) -> bool {
     matches!(
         byte,
@@ -685,6 +765,78 @@ mod tests {
             value,
             serde_json::json!(["NaN", "-Infinity", "NaN", "Infinity"])
         );
+    }
+
+    /// [`scalar_run`] item by item, as it was first written: what the one-pass version must
+    /// give.
+    fn scalar_run_by_items(buffer: &[u8]) -> (usize, usize) {
+        let (mut end, mut count) = (0, 0);
+        while buffer.get(end) == Some(&b',') {
+            let Some(token) = buffer[end + 1..]
+                .iter()
+                .position(|&byte| !is_token_byte(byte))
+            else {
+                break;
+            };
+            let after = end + 1 + token;
+            if token == 0 || !matches!(buffer[after], b',' | b']') {
+                break;
+            }
+            end = after;
+            count += 1;
+        }
+        (end, count)
+    }
+
+    #[test]
+    fn run_bytes_are_token_bytes_and_commas() {
+        for byte in 0..=255u8 {
+            let token = byte.is_ascii_alphanumeric() || matches!(byte, b'+' | b'-' | b'.');
+            assert_eq!(is_run_byte(byte), token || byte == b',', "{byte:#x}");
+        }
+    }
+
+    #[test]
+    fn scalar_runs_end_where_items_stop_being_plain() {
+        let cases = [
+            ",1,2]",
+            ",1,2",
+            ",1,2,",
+            ",1,,2]",
+            ",,1]",
+            ",1,]",
+            ",1, 2]",
+            ",1,\"a\"]",
+            ",1,[2]]",
+            ",NaN,-Infinity,1e5]",
+            ",1,2}",
+            "1,2]",
+            ",",
+            ",]",
+            "",
+            ",1x,2]",
+            ",1,2,,",
+            ",1 ,2]",
+        ];
+        for case in cases {
+            assert_eq!(
+                scalar_run(case.as_bytes()),
+                scalar_run_by_items(case.as_bytes()),
+                "{case}"
+            );
+        }
+        // Every short string over the bytes that matter.
+        let alphabet = b",]1a [\"";
+        for length in 1..=6u32 {
+            for mut code in 0..alphabet.len().pow(length) {
+                let mut text = vec![b','];
+                for _ in 0..length {
+                    text.push(alphabet[code % alphabet.len()]);
+                    code /= alphabet.len();
+                }
+                assert_eq!(scalar_run(&text), scalar_run_by_items(&text), "{text:?}");
+            }
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! dialects (KServe `data`, json-tricks `__ndarray__`, TF Serving `instances`). Reading infers
 //! the dtype as numpy would, unless told; writing streams the elements.
 
-use std::io::{Cursor, Read, Write};
+use std::io::{BufRead, Cursor, Read, Write};
 
 use serde_json::Value;
 
@@ -423,6 +423,12 @@ impl Elements<'_, '_, '_> {
         let Some((&length, inner)) = shape.split_first() else {
             return self.write_next();
         };
+        if inner.is_empty() {
+            self.text.push(b'[');
+            self.write_row(length)?;
+            self.text.push(b']');
+            return Ok(());
+        }
         self.text.push(b'[');
         for index in 0..length {
             if index > 0 {
@@ -440,6 +446,47 @@ impl Elements<'_, '_, '_> {
         Ok(())
     }
 
+    /// `length` elements, comma-separated: formatted straight from the reader's buffer, a
+    /// buffer at a time, where a row is long (a flat KServe `data`, most often).
+    fn write_row(&mut self, length: usize) -> Result<()> {
+        let size = self.dtype.itemsize();
+        let mut left = length;
+        while left > 0 {
+            if left < length {
+                self.text.push(b',');
+            }
+            let buffer = self.reader.fill_buf()?;
+            let count = (buffer.len() / size).min(left);
+            if count == 0 {
+                // An element cut at the buffer's end, or the end of the data (which
+                // `read_exact` reports).
+                self.write_next()?;
+                left -= 1;
+                continue;
+            }
+            for (at, element) in buffer[..count * size].chunks_exact(size).enumerate() {
+                if at > 0 {
+                    self.text.push(b',');
+                }
+                write_element(
+                    &mut self.text,
+                    element,
+                    self.dtype,
+                    self.allow_nan,
+                    self.index,
+                )?;
+                self.index += 1;
+                if self.text.len() >= TEXT_BATCH {
+                    self.out.write_all(&self.text)?;
+                    self.text.clear();
+                }
+            }
+            self.reader.consume(count * size);
+            left -= count;
+        }
+        Ok(())
+    }
+
     fn write_next(&mut self) -> Result<()> {
         if self.text.len() >= TEXT_BATCH {
             self.flush()?;
@@ -449,35 +496,45 @@ impl Elements<'_, '_, '_> {
         self.reader.read_exact(element)?;
         let index = self.index;
         self.index += 1;
-        let mut integers = itoa::Buffer::new();
-        macro_rules! int {
-            ($t:ty) => {{
-                let value = <$t>::from_le_bytes(element.try_into().expect("itemsize"));
-                self.text
-                    .extend_from_slice(integers.format(value).as_bytes());
-            }};
-        }
-        match self.dtype {
-            Dtype::Bool => {
-                let word: &[u8] = if element[0] != 0 { b"true" } else { b"false" };
-                self.text.extend_from_slice(word);
-            }
-            Dtype::Int8 => int!(i8),
-            Dtype::Int16 => int!(i16),
-            Dtype::Int32 => int!(i32),
-            Dtype::Int64 => int!(i64),
-            Dtype::Uint8 => int!(u8),
-            Dtype::Uint16 => int!(u16),
-            Dtype::Uint32 => int!(u32),
-            Dtype::Uint64 => int!(u64),
-            Dtype::Float16 | Dtype::Float32 | Dtype::Float64 => {
-                write_float(&mut self.text, element, self.allow_nan)
-                    .map_err(|value| non_finite(index, value))?;
-            }
-            Dtype::Complex64 | Dtype::Complex128 => unreachable!("refused before writing"),
-        }
-        Ok(())
+        write_element(&mut self.text, element, self.dtype, self.allow_nan, index)
     }
+}
+
+/// Appends one element's text: integers and booleans as Python writes them, floats as their
+/// shortest round-trip decimal.
+fn write_element(
+    text: &mut Vec<u8>,
+    element: &[u8],
+    dtype: Dtype,
+    allow_nan: bool,
+    index: u64,
+) -> Result<()> {
+    let mut integers = itoa::Buffer::new();
+    macro_rules! int {
+        ($t:ty) => {{
+            let value = <$t>::from_le_bytes(element.try_into().expect("itemsize"));
+            text.extend_from_slice(integers.format(value).as_bytes());
+        }};
+    }
+    match dtype {
+        Dtype::Bool => {
+            let word: &[u8] = if element[0] != 0 { b"true" } else { b"false" };
+            text.extend_from_slice(word);
+        }
+        Dtype::Int8 => int!(i8),
+        Dtype::Int16 => int!(i16),
+        Dtype::Int32 => int!(i32),
+        Dtype::Int64 => int!(i64),
+        Dtype::Uint8 => int!(u8),
+        Dtype::Uint16 => int!(u16),
+        Dtype::Uint32 => int!(u32),
+        Dtype::Uint64 => int!(u64),
+        Dtype::Float16 | Dtype::Float32 | Dtype::Float64 => {
+            write_float(text, element, allow_nan).map_err(|value| non_finite(index, value))?;
+        }
+        Dtype::Complex64 | Dtype::Complex128 => unreachable!("refused before writing"),
+    }
+    Ok(())
 }
 
 fn non_finite(index: u64, value: f64) -> Error {
@@ -498,5 +555,52 @@ pub fn write(item: Item, out: &mut dyn Write, options: &WriteOptions) -> Result<
             "style list holds tensors; decode the image to .npy first, or use an image style"
                 .to_string(),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A payload that hands out three bytes at a time, cutting elements in two.
+    struct Trickle(Cursor<Vec<u8>>);
+
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let end = buf.len().min(3);
+            self.0.read(&mut buf[..end])
+        }
+    }
+
+    impl crate::codec::io::Payload for Trickle {}
+
+    fn text_of(tensor: &mut Tensor, nested: bool) -> Result<String> {
+        let mut out = Vec::new();
+        write_values(tensor, &mut out, nested, &WriteOptions::default())?;
+        Ok(String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn rows_read_whole_or_cut_write_the_same_text() {
+        let values: Vec<f32> = (0..5000).map(|i| (i as f32 * 0.7).sin() * 1e3).collect();
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let header = || TensorHeader::new(Dtype::Float32, vec![50, 100]).unwrap();
+        let mut whole = Tensor::new(header(), Box::new(Cursor::new(bytes.clone())));
+        let mut cut = Tensor::new(header(), Box::new(Trickle(Cursor::new(bytes.clone()))));
+        let expected = values.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>();
+        let flat = format!("[{}]", expected.join(","));
+        assert_eq!(text_of(&mut whole, false).unwrap(), flat);
+        let nested = text_of(&mut cut, true).unwrap();
+        assert_eq!(
+            nested
+                .replace("],[", ",")
+                .replace("[[", "[")
+                .replace("]]", "]"),
+            flat
+        );
+        // Data that ends early is an error, wherever it ends.
+        let short = TensorHeader::new(Dtype::Float32, vec![5001]).unwrap();
+        let mut short = Tensor::new(short, Box::new(Trickle(Cursor::new(bytes))));
+        assert!(text_of(&mut short, false).is_err());
     }
 }

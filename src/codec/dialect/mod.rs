@@ -20,6 +20,7 @@ pub mod native;
 pub mod npy_base64;
 pub mod open;
 pub mod openai;
+pub mod plain;
 pub mod shaped;
 pub mod tf_serving;
 mod writer;
