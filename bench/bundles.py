@@ -291,7 +291,7 @@ def make_bundle(d: Path, size_mib: int, n: int, stem: str) -> tuple:
     import numpy as np
     from safetensors.numpy import save_file
 
-    per = size_mib * MiB // 4 // n
+    per = size_mib * MiB // 4 // n  # elements per tensor
     shape = (per // 1024, 1024) if per % 1024 == 0 else (per,)
     rng = np.random.default_rng(11)
     arrays = {f"t{i:03d}": rng.standard_normal(shape, dtype=np.float32) for i in range(n)}
@@ -300,7 +300,7 @@ def make_bundle(d: Path, size_mib: int, n: int, stem: str) -> tuple:
     # writer can promise the bytes of "the" file save_file writes.
     save_file(arrays, str(st), metadata={"format": "np"})
     np.savez(npz, **arrays)
-    return st, npz, list(arrays), shape
+    return st, npz, list(arrays)
 
 
 def make_small(d: Path, n: int) -> tuple[Path, list]:
@@ -371,10 +371,12 @@ def bundle_rows(d: Path, tmp: Path, tj: str, vpy: str, size_mib: int, n: int, re
     """Rows 1-2 (or row 4 with --big): safetensors and npz to JSON and back."""
     tag = f"{size_mib} MiB, {n} tensors"
     log(f"== {tag}: making inputs")
-    st, npz, names, shape = make_bundle(d, size_mib, n, "x")
+    st, npz, names = make_bundle(d, size_mib, n, "x")
     rows, notes = [], []
     me = [vpy, str(Path(__file__).resolve()), "--python-way"]
-    js, py_js, y, py_y, out = (d / "x.json", d / "py.json", d / "y", d / "py-y", d / "out")
+    js, py_js, out = d / "x.json", d / "py.json", d / "out"
+    y_st, y_npz, py_st, py_npz = (d / "y.safetensors", d / "y.npz", d / "py-y.safetensors",
+                                  d / "py-y.npz")
 
     def refs(src: Path) -> tuple[Op, Op]:
         b64 = d / "ref.b64"
@@ -398,19 +400,16 @@ def bundle_rows(d: Path, tmp: Path, tj: str, vpy: str, size_mib: int, n: int, re
 
     enc = Op([tj, "encode", str(st), "-o", str(js)], before=unlink(js),
              verify=check_tj_json).run(tmp, repeat, "tensorjson encode x.safetensors")
-    dec = Op([tj, "decode", str(js), "-o", f"{y}.safetensors"],
-             before=unlink(Path(f"{y}.safetensors")),
-             verify=lambda: same_file(Path(f"{y}.safetensors"), st, "decode -o y.safetensors")
-             ).run(tmp, repeat, "tensorjson decode -o y.safetensors")
+    dec = Op([tj, "decode", str(js), "-o", str(y_st)], before=unlink(y_st),
+             verify=lambda: same_file(y_st, st, "decode -o y.safetensors")).run(tmp, repeat, "tensorjson decode -o y.safetensors")
     py_enc = py_dec = None
     if python:
         want = safetensors_arrays(st)
         py_enc = Op([*me, "safetensors_encode", str(st), str(py_js)], before=unlink(py_js),
                     verify=lambda: same_arrays(native_arrays(py_js), want, "Python encode")
                     ).run(tmp, repeat, "Python safetensors encode")
-        py_out = Path(f"{py_y}.safetensors")
-        py_dec = Op([*me, "safetensors_decode", str(js), str(py_out)], before=unlink(py_out),
-                    verify=lambda: same_arrays(safetensors_arrays(py_out), want,
+        py_dec = Op([*me, "safetensors_decode", str(js), str(py_st)], before=unlink(py_st),
+                    verify=lambda: same_arrays(safetensors_arrays(py_st), want,
                                                "Python decode of tensorjson's JSON")
                     ).run(tmp, repeat, "Python safetensors decode")
         del want
@@ -435,18 +434,16 @@ def bundle_rows(d: Path, tmp: Path, tj: str, vpy: str, size_mib: int, n: int, re
     if write_why:
         notes.append(f"JSON → .npz ({tag}): {write_why}")
     else:
-        yz = Path(f"{y}.npz")
-        dec = Op([tj, "decode", str(js), "-o", str(yz)], before=unlink(yz),
-                 verify=lambda: same_arrays(npz_arrays(yz), want, "decode -o y.npz")
+        dec = Op([tj, "decode", str(js), "-o", str(y_npz)], before=unlink(y_npz),
+                 verify=lambda: same_arrays(npz_arrays(y_npz), want, "decode -o y.npz")
                  ).run(tmp, repeat, "tensorjson decode -o y.npz")
     py_enc = py_dec = None
     if python:
         py_enc = Op([*me, "npz_encode", str(npz), str(py_js)], before=unlink(py_js),
                     verify=lambda: same_arrays(json_numpy_arrays(py_js), want, "Python encode")
                     ).run(tmp, repeat, "Python npz encode")
-        py_out = Path(f"{py_y}.npz")
-        py_dec = Op([*me, "npz_decode", str(py_js), str(py_out)], before=unlink(py_out),
-                    verify=lambda: same_arrays(npz_arrays(py_out), want, "Python decode")
+        py_dec = Op([*me, "npz_decode", str(py_js), str(py_npz)], before=unlink(py_npz),
+                    verify=lambda: same_arrays(npz_arrays(py_npz), want, "Python decode")
                     ).run(tmp, repeat, "Python npz decode")
     rows.append(Row(f"npz → JSON ({tag})", "`base64 -w0`", enc, ref_enc, py_enc, TARGET_RATIO))
     if dec:
