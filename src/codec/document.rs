@@ -31,8 +31,9 @@ pub const MAX_LIST: usize = 16 << 20;
 /// ([`json::outline`]) until one turns out to be the payload.
 pub const OUTLINE_LIST: usize = 64 << 10;
 /// Text kept in memory for long strings and lists, all told; past it, they wait in temporary
-/// files, so that memory does not grow with what a document holds beside its payload.
-const KEPT_IN_MEMORY: usize = 16 << 20;
+/// files, so that memory does not grow with what a document holds beside its payload, nor a
+/// document of many payloads (16 of 1 MiB) past 16 MiB of peak RSS.
+const KEPT_IN_MEMORY: usize = 4 << 20;
 /// Text of everything built into the tree (keys, short strings, short lists), all told.
 const MAX_BUILT: usize = 16 << 20;
 /// Deepest nesting accepted; serde_json stops at 128 too.
