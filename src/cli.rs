@@ -67,8 +67,8 @@ pub struct EncodeArgs {
     /// With --style data-url, print the URL as bare text rather than a JSON string.
     #[arg(long)]
     pub raw: bool,
-    /// Threads compressing with --compress (default: every core); 1 writes the
-    /// single-threaded zlib stream of earlier versions.
+    /// Threads compressing with --compress (default: every core; 1 writes the
+    /// single-threaded zlib stream of earlier versions), or encoding base64.
     #[arg(long, value_name = "N")]
     pub threads: Option<NonZeroUsize>,
 }
@@ -108,6 +108,9 @@ pub struct DecodeArgs {
     pub cast: Option<Dtype>,
     #[arg(long, value_name = "SIZE", help = max_bytes_help())]
     pub max_bytes: Option<ByteSize>,
+    /// Threads decoding base64 (default: every core); 1 decodes on this thread alone.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<NonZeroUsize>,
 }
 
 fn max_bytes_help() -> String {

@@ -105,6 +105,7 @@ fn decode(args: DecodeArgs, quiet: bool) -> Result<()> {
         dtype: args.dtype,
         max_bytes: limit.unwrap_or(defaults.max_bytes),
         max_in_memory: limit.unwrap_or(defaults.max_in_memory),
+        threads: args.threads,
     };
     // What the options alone show is refused before any input is read; whether --dtype,
     // --name and --layout apply shows once the payload is found, still before any output.

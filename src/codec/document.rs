@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::io::{self, BufRead, Cursor, Read, Write};
+use std::num::NonZeroUsize;
 
 use serde_json::{Map, Value};
 
@@ -57,6 +58,8 @@ pub struct Document {
     in_memory: usize,
     /// Bytes of text built into `root`.
     built: usize,
+    /// Threads decoding the base64 of strings kept aside.
+    threads: NonZeroUsize,
 }
 
 /// What [`read`] made of a document.
@@ -72,7 +75,7 @@ pub enum Flow<R> {
 /// anything else is read whole.
 pub fn read<R: BufRead + Send>(input: R, options: &ReadOptions) -> Result<Flow<R>> {
     let mut scanner = Scanner::new(input);
-    let mut document = Document::new(Value::Object(Map::new()));
+    let mut document = Document::new(Value::Object(Map::new()), options.base64_threads());
     // With --path, the payload is wherever the pointer says: nothing streams early. A
     // payload that streams is the whole document, which has no name for --name to pick.
     let live = (options.path.is_none() && options.name.is_none()).then_some(options);
@@ -128,13 +131,14 @@ enum Walked {
 }
 
 impl Document {
-    fn new(root: Value) -> Self {
+    fn new(root: Value, threads: NonZeroUsize) -> Self {
         Document {
             root,
             strings: HashMap::new(),
             lists: HashMap::new(),
             in_memory: 0,
             built: 0,
+            threads,
         }
     }
 
@@ -372,7 +376,7 @@ impl Document {
     ) -> Result<(Kept, Scanner<R>)> {
         let skip = base64_start(&head);
         let text = Cursor::new(head[skip..].to_vec()).chain(&mut string);
-        let mut decoder = DecodeReader::new(text, field_name(path));
+        let mut decoder = DecodeReader::with_threads(text, field_name(path), self.threads);
         let limit = SPILL.min(self.memory_left());
         let mut bytes = Vec::new();
         let mut spill: Option<Spill> = None;

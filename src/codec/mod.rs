@@ -13,6 +13,7 @@ pub mod model;
 pub mod npy;
 pub mod numbers;
 pub mod pngfile;
+pub mod pool;
 pub mod search;
 pub mod sniff;
 pub mod zlib;

@@ -109,7 +109,12 @@ pub fn write(item: Item, out: &mut dyn Write, options: &WriteOptions) -> Result<
             object.raw("instances", |out| {
                 out.write_all(b"[")?;
                 let mut instance = ObjectWriter::open(out, false)?;
-                instance.base64("b64", "", &mut image.bytes.as_slice())?;
+                instance.base64(
+                    "b64",
+                    "",
+                    &mut image.bytes.as_slice(),
+                    options.base64_threads(),
+                )?;
                 instance.close()?;
                 out.write_all(b"]")?;
                 Ok(())
