@@ -114,7 +114,8 @@ fn decode(args: DecodeArgs, quiet: bool) -> Result<()> {
     let mut output = Output::open(output_path, &input)?;
     let name = input.name;
     let layout = args.layout.map(Into::into);
-    let mut item = codec::read_json(input.reader, &options).with_context(|| name.clone())?;
+    let mut item = codec::read_json_again(input.reader, input.again, &options)
+        .with_context(|| name.clone())?;
     codec::check_layout(&item, format, layout).with_context(|| name.clone())?;
     let layout = layout.unwrap_or_default();
     if let Some(dtype) = args.cast {

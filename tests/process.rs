@@ -507,19 +507,25 @@ fn json_numpy_data_first() -> Vec<u8> {
 fn an_unusable_tmpdir_is_named() {
     // Found in review: the message named only the input: "jn.json: No such file or
     // directory".
+    // From a pipe: a file input is read again rather than kept aside.
     let scratch = Scratch::new();
     scratch.write("jn.json", &json_numpy_data_first());
     scratch.write("out.npy", SENTINEL);
     let missing = scratch.path("no-such-dir");
-    let mut command = scratch.command(BIN);
+    let piped = |command: &mut Command| {
+        let script = "cat jn.json | \"$0\" \"$@\"";
+        command.arg("-c").arg(script).arg(BIN);
+    };
+    let mut command = scratch.command("sh");
+    piped(&mut command);
     command
-        .args(["decode", "jn.json", "-o", "out.npy"])
+        .args(["decode", "-", "-o", "out.npy"])
         .env("TMPDIR", &missing);
     let run = finish(command);
     let directory = format!("cannot create a temporary file in {}", missing.display());
     run.assert_failure(
         1,
-        "error: jn.json: ",
+        "error: <stdin>: ",
         &[&directory, "TMPDIR", "No such file or directory"],
         "TMPDIR missing",
     );
@@ -528,12 +534,50 @@ fn an_unusable_tmpdir_is_named() {
 
     // A usable one works.
     fs::create_dir(&missing).unwrap();
-    let mut command = scratch.command(BIN);
+    let mut command = scratch.command("sh");
+    piped(&mut command);
     command
-        .args(["decode", "jn.json", "-o", "out.npy", "--quiet"])
+        .args(["decode", "-", "-o", "out.npy", "--quiet"])
         .env("TMPDIR", &missing);
     finish(command).assert_quiet_success("TMPDIR present");
     assert_eq!(scratch.read("out.npy").len(), 128 + (3 << 19));
+}
+
+#[test]
+fn a_payload_before_its_keys_is_read_again_from_a_file_input() {
+    // No temporary file is needed (none can be made here), whether the file is named or
+    // is standard input, read from its start or from further on, with a byte-order mark
+    // and escapes in the base64 (`\/`, as PHP writes it).
+    let scratch = Scratch::new();
+    let data: Vec<u8> = (0..3u32 << 19)
+        .map(|index| (index * 7 % 251) as u8)
+        .collect();
+    let text = STANDARD.encode(&data).replace('/', "\\/");
+    let mut json = b"\xef\xbb\xbf \n".to_vec();
+    json.extend_from_slice(
+        format!(
+            r#"{{"__ndarray__": "b64:{text}", "dtype": "uint8", "shape": [{}]}}"#,
+            data.len()
+        )
+        .as_bytes(),
+    );
+    scratch.write("jt.json", &json);
+    let mut offset = b"junk!".to_vec();
+    offset.extend_from_slice(&json);
+    scratch.write("offset.json", &offset);
+    let missing = scratch.path("no-such-dir");
+    for script in [
+        "exec \"$0\" decode jt.json --to npy",
+        "exec \"$0\" decode - --to npy < jt.json",
+        "exec 3< offset.json; dd bs=5 count=1 <&3 2>/dev/null >/dev/null; exec \"$0\" decode - --to npy <&3",
+    ] {
+        let mut command = scratch.command("sh");
+        command.arg("-c").arg(script).arg(BIN).env("TMPDIR", &missing);
+        let run = finish(command);
+        run.assert_quiet_success(script);
+        assert!(run.stdout.ends_with(&data), "{script}: wrong data");
+        assert_eq!(run.stdout.len(), 128 + data.len(), "{script}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ use std::num::NonZeroUsize;
 
 use serde_json::{Map, Value};
 
-use crate::codec::aside::{Blob, Kept, ListText, Spill};
+use crate::codec::aside::{Blob, Kept, ListText, Reread, Spill};
 use crate::codec::b64::DecodeReader;
 use crate::codec::dialect::open::{field_name, open_plan, Source};
 use crate::codec::dialect::{self, Path, Plan, ReadOptions};
@@ -60,6 +60,8 @@ pub struct Document {
     built: usize,
     /// Threads decoding the base64 of strings kept aside.
     threads: NonZeroUsize,
+    /// The input, if it can be read again: long strings are then left in it.
+    input: Option<Reread>,
 }
 
 /// What [`read`] made of a document.
@@ -73,9 +75,16 @@ pub enum Flow<R> {
 /// Reads a document: a top-level payload string whose meaning is already clear (the `data` of
 /// a native envelope after its `dtype` and `shape`, say) is handed back unread, to stream;
 /// anything else is read whole.
-pub fn read<R: BufRead + Send>(input: R, options: &ReadOptions) -> Result<Flow<R>> {
+///
+/// `again`, if given, is the same input as a file that can be read again.
+pub fn read<R: BufRead + Send>(
+    input: R,
+    again: Option<Reread>,
+    options: &ReadOptions,
+) -> Result<Flow<R>> {
     let mut scanner = Scanner::new(input);
-    let mut document = Document::new(Value::Object(Map::new()), options.base64_threads());
+    let root = Value::Object(Map::new());
+    let mut document = Document::new(root, options.base64_threads(), again);
     // With --path, the payload is wherever the pointer says: nothing streams early. A
     // payload that streams is the whole document, which has no name for --name to pick.
     let live = (options.path.is_none() && options.name.is_none()).then_some(options);
@@ -131,7 +140,7 @@ enum Walked {
 }
 
 impl Document {
-    fn new(root: Value, threads: NonZeroUsize) -> Self {
+    fn new(root: Value, threads: NonZeroUsize, input: Option<Reread>) -> Self {
         Document {
             root,
             strings: HashMap::new(),
@@ -139,6 +148,7 @@ impl Document {
             in_memory: 0,
             built: 0,
             threads,
+            input,
         }
     }
 
@@ -374,6 +384,12 @@ impl Document {
         mut string: StringReader<R>,
         path: &Path,
     ) -> Result<(Kept, Scanner<R>)> {
+        if self.input.is_some() {
+            let start = string.start();
+            // Read past, and copied nowhere: it is read again from the input if picked.
+            string.skip_rest()?;
+            return Ok((Kept::InInput { start }, string.into_scanner()?));
+        }
         let skip = base64_start(&head);
         let text = Cursor::new(head[skip..].to_vec()).chain(&mut string);
         let mut decoder = DecodeReader::with_threads(text, field_name(path), self.threads);
@@ -411,7 +427,7 @@ impl Document {
                 Blob::Memory(bytes)
             }
         };
-        let kept = Kept { skip, bytes, error };
+        let kept = Kept::Decoded { skip, bytes, error };
         Ok((kept, string.into_scanner()?))
     }
 
@@ -430,7 +446,7 @@ impl Document {
     /// or infinity reaches here as one.
     fn take<'a>(&mut self, path: &Path, numbers: bool) -> Result<Source<'a>> {
         if let Some(kept) = self.strings.remove(path) {
-            return Ok(kept.into_source());
+            return kept.into_source(self.input.as_ref());
         }
         if let Some((text, _)) = self.lists.remove(path) {
             return Ok(Source::Numbers(Box::new(text)));

@@ -20,6 +20,7 @@ pub mod zlib;
 
 use std::io::{BufRead, Cursor, Read, Write};
 
+use crate::codec::aside::Reread;
 use crate::codec::dialect::{ReadOptions, WriteOptions};
 use crate::codec::dtype::Dtype;
 use crate::codec::io::{read_head, Counting, Plain};
@@ -292,10 +293,24 @@ fn describe_start(head: &[u8]) -> String {
 /// Input that is not JSON (a `.npy` file, an image, an archive, UTF-16 text) is named as
 /// what it is; a UTF-8 byte-order mark before the JSON is skipped.
 pub fn read_json<'a>(input: impl BufRead + Send + 'a, options: &ReadOptions) -> Result<Item<'a>> {
+    read_json_again(input, None, options)
+}
+
+/// [`read_json`] of an input that `again` can read again from any offset (a regular file,
+/// from where `input` starts reading it): a payload string that comes before the keys saying
+/// how to read it (json-numpy's, json-tricks') is then read again from there rather than
+/// kept aside.
+pub fn read_json_again<'a>(
+    input: impl BufRead + Send + 'a,
+    again: Option<Reread>,
+    options: &ReadOptions,
+) -> Result<Item<'a>> {
     let mut input = input;
     let mut head = read_head(&mut input, sniff::HEAD)?;
-    head.drain(..sniff::json_start(&head)?);
-    dialect::read(Cursor::new(head).chain(input), options)
+    let start = sniff::json_start(&head)?;
+    head.drain(..start);
+    let again = again.map(|again| again.skipped(start as u64));
+    dialect::read(Cursor::new(head).chain(input), again, options)
 }
 
 /// An `encode` option that only some styles use.

@@ -29,6 +29,7 @@ use std::num::NonZeroUsize;
 
 use serde_json::{Map, Value};
 
+use crate::codec::aside::Reread;
 use crate::codec::b64;
 use crate::codec::document::{self, Flow};
 use crate::codec::dtype::{ByteOrder, Dtype};
@@ -329,9 +330,13 @@ pub fn no_dialect(found: &str) -> Error {
 }
 
 /// Reads a JSON document in any known dialect into the model.
-pub fn read<'a, R: BufRead + Send + 'a>(input: R, options: &ReadOptions) -> Result<Item<'a>> {
+pub fn read<'a, R: BufRead + Send + 'a>(
+    input: R,
+    again: Option<Reread>,
+    options: &ReadOptions,
+) -> Result<Item<'a>> {
     options.check()?;
-    match document::read(input, options)? {
+    match document::read(input, again, options)? {
         Flow::Live(live) => live.open(options),
         Flow::End(document) => document.open(options),
     }
