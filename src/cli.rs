@@ -68,7 +68,7 @@ pub struct EncodeArgs {
     #[arg(long)]
     pub raw: bool,
     /// Threads compressing with --compress (default: every core; 1 writes the
-    /// single-threaded zlib stream of earlier versions), or encoding base64.
+    /// single-threaded zlib stream of earlier versions), or else encoding base64 (default: 1).
     #[arg(long, value_name = "N")]
     pub threads: Option<NonZeroUsize>,
 }
@@ -108,7 +108,7 @@ pub struct DecodeArgs {
     pub cast: Option<Dtype>,
     #[arg(long, value_name = "SIZE", help = max_bytes_help())]
     pub max_bytes: Option<ByteSize>,
-    /// Threads decoding base64 (default: every core); 1 decodes on this thread alone.
+    /// Threads decoding base64 past its first 4 MiB (default: 1).
     #[arg(long, value_name = "N")]
     pub threads: Option<NonZeroUsize>,
 }
