@@ -883,6 +883,7 @@ def plan(d: Path, tj: str, vpy: str, npy: Path, exp: Expect, variants: list[Vari
                           "decode", "tensorjson", [tj, "decode", "-", "--to", "npy"], env(v),
                           out_npy, check_npy, pipe=True, variant=v.name, via="pipe"))
     ops.extend(kserve_ops(d, tj, vpy, npy, exp, orjson_ok))
+    ops.extend(threads_ops(d, tj, npy, env(NATIVE), check_env(NATIVE), check_npy))
     return ops
 
 
@@ -924,6 +925,43 @@ def kserve_ops(d: Path, tj: str, vpy: str, npy: Path, exp: Expect, orjson_ok: bo
                       "`np.save`", "decode", "python",
                       [vpy, str(PY_REFERENCE), "orjson-decode", str(env), str(out_npy)], None,
                       out_npy, check_npy, to_stdout=False, group="kserve", needs=make_request))
+    return ops
+
+
+# --------------------------------------------------------------------------------------------
+# base64 over threads (issue 10, item 4): the native envelope encoded and decoded from stdin
+# to stdout with --threads 1, 2 and every core, to show how each direction scales.
+
+
+def thread_counts() -> list[int]:
+    """1, 2 and every core this process may use."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return sorted({1, 2, cores or 1})
+
+
+def takes_threads(tj: str, command: str) -> bool:
+    r = subprocess.run([tj, command, "--help"], stdout=subprocess.PIPE,
+                       stderr=subprocess.DEVNULL, text=True)
+    return "--threads" in r.stdout
+
+
+def threads_ops(d: Path, tj: str, npy: Path, envelope: Path, check_env, check_npy) -> list:
+    ops = []
+    if not (takes_threads(tj, "encode") and takes_threads(tj, "decode")):
+        log("   --threads rows skipped: the binary's decode has no --threads")
+        return ops
+    counts = thread_counts()
+    for n in counts:
+        ops.append(Op(f"threads-{n}-encode",
+                      f"`tensorjson encode - --threads {n} < x.npy > out.json`",
+                      "encode", "tensorjson", [tj, "encode", "-", "--threads", str(n)], npy,
+                      d / "out.json", check_env, variant=NATIVE.name, via="stdin"))
+    for n in counts:
+        ops.append(Op(f"threads-{n}-decode",
+                      f"`tensorjson decode - --to npy --threads {n} < x.json > out.npy`",
+                      "decode", "tensorjson",
+                      [tj, "decode", "-", "--to", "npy", "--threads", str(n)], envelope,
+                      d / "out.npy", check_npy, variant=NATIVE.name, via="stdin"))
     return ops
 
 

@@ -73,8 +73,8 @@ pub struct EncodeArgs {
     /// With --style data-url, print the URL as bare text rather than a JSON string.
     #[arg(long)]
     pub raw: bool,
-    /// Threads compressing with --compress (default: every core); 1 writes the
-    /// single-threaded zlib stream of earlier versions.
+    /// Threads compressing with --compress (default: every core; 1 writes the
+    /// single-threaded zlib stream of earlier versions), or else encoding base64 (default: 1).
     #[arg(long, value_name = "N")]
     pub threads: Option<NonZeroUsize>,
     #[arg(long, value_name = "SIZE", help = encode_max_bytes_help())]
@@ -126,6 +126,9 @@ pub struct DecodeArgs {
     pub cast: Option<Dtype>,
     #[arg(long, value_name = "SIZE", help = max_bytes_help())]
     pub max_bytes: Option<ByteSize>,
+    /// Threads decoding base64 past its first 4 MiB (default: 1).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<NonZeroUsize>,
 }
 
 fn max_bytes_help() -> String {

@@ -25,6 +25,7 @@ pub fn decode(args: DecodeArgs, quiet: bool) -> Result<()> {
         dtype: args.dtype,
         max_bytes: limit.unwrap_or(defaults.max_bytes),
         max_in_memory: limit.unwrap_or(defaults.max_in_memory),
+        threads: args.threads,
     };
     // What the options alone show is refused before any input is read; whether --dtype,
     // --name and --layout apply shows once the payload is found, still before any output.
@@ -66,7 +67,7 @@ pub fn decode(args: DecodeArgs, quiet: bool) -> Result<()> {
         });
         return output.finish(written.map(drop).with_context(|| name));
     }
-    let item = codec::read_json(input.reader, &options);
+    let item = codec::read_json_again(input.reader, input.again, &options);
     let item = item.and_then(|item| codec::prepare(item, format, layout, args.cast));
     let item = item.with_context(|| name.clone())?;
     let written = codec::write_binary(item, &mut output, format, layout.unwrap_or_default());

@@ -6,6 +6,7 @@ use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use tensorjson::codec::aside::Reread;
 use tensorjson::codec::io::{AlignedReader, AlignedWriter};
 use tensorjson::output::AtomicFile;
 
@@ -73,6 +74,8 @@ pub struct Input {
     /// How many bytes are left to read, when the input is a regular file (also as
     /// standard input): a `.npy` file's length is then checked before it is read.
     pub size: Option<u64>,
+    /// The same input, when it is a regular file, to be read again at offsets.
+    pub again: Option<Reread>,
 }
 
 impl Input {
@@ -86,7 +89,7 @@ impl Input {
 
 pub fn open_input(path: Option<PathBuf>, quiet: bool) -> Result<Input> {
     let Some(path) = named(path) else {
-        let size = regular_stdin_size();
+        let (size, again) = regular_stdin().unzip();
         let stdin = AlignedReader::with_capacity(BUFFER, io::stdin());
         let reader = Box::new(Progress::new(stdin, size, quiet));
         let name = "<stdin>".to_string();
@@ -95,6 +98,7 @@ pub fn open_input(path: Option<PathBuf>, quiet: bool) -> Result<Input> {
             name,
             path: None,
             size,
+            again,
         });
     };
     let name = path.display().to_string();
@@ -104,6 +108,9 @@ pub fn open_input(path: Option<PathBuf>, quiet: bool) -> Result<Input> {
     let size = metadata
         .filter(|metadata| metadata.is_file())
         .map(|metadata| metadata.len());
+    let again = size
+        .and_then(|_| file.try_clone().ok())
+        .map(|file| Reread::new(file, 0));
     let reader = Box::new(Progress::new(
         AlignedReader::with_capacity(BUFFER, file),
         progress_size,
@@ -114,25 +121,27 @@ pub fn open_input(path: Option<PathBuf>, quiet: bool) -> Result<Input> {
         name,
         path: Some(path),
         size,
+        again,
     })
 }
 
-/// What is left to read of standard input redirected from a regular file (`< x.npy`),
-/// from where its shared offset stands.
+/// Standard input redirected from a regular file (`< x.npy`): what is left to read of it,
+/// from where its shared offset stands, and the file, to be read again from there.
 #[cfg(unix)]
-fn regular_stdin_size() -> Option<u64> {
+fn regular_stdin() -> Option<(u64, Reread)> {
     use std::io::Seek;
     use std::os::fd::AsFd;
     let mut stdin = File::from(io::stdin().as_fd().try_clone_to_owned().ok()?);
     let metadata = stdin.metadata().ok()?;
     let position = stdin.stream_position().ok()?;
+    let size = metadata.len().saturating_sub(position);
     metadata
         .is_file()
-        .then(|| metadata.len().saturating_sub(position))
+        .then(|| (size, Reread::new(stdin, position)))
 }
 
 #[cfg(not(unix))]
-fn regular_stdin_size() -> Option<u64> {
+fn regular_stdin() -> Option<(u64, Reread)> {
     None
 }
 

@@ -352,6 +352,7 @@ fn a_full_disk_on_standard_output_names_it() {
         &["encode", "big.npy"][..],
         &["encode", "small.npy"][..],
         &["encode", "big.npy", "--compress", "zlib", "--threads", "3"][..],
+        &["encode", "big.npy", "--threads", "3"][..],
     ] {
         let full = fs::OpenOptions::new()
             .write(true)
@@ -506,19 +507,25 @@ fn json_numpy_data_first() -> Vec<u8> {
 fn an_unusable_tmpdir_is_named() {
     // Found in review: the message named only the input: "jn.json: No such file or
     // directory".
+    // From a pipe: a file input is read again rather than kept aside.
     let scratch = Scratch::new();
     scratch.write("jn.json", &json_numpy_data_first());
     scratch.write("out.npy", SENTINEL);
     let missing = scratch.path("no-such-dir");
-    let mut command = scratch.command(BIN);
+    let piped = |command: &mut Command| {
+        let script = "cat jn.json | \"$0\" \"$@\"";
+        command.arg("-c").arg(script).arg(BIN);
+    };
+    let mut command = scratch.command("sh");
+    piped(&mut command);
     command
-        .args(["decode", "jn.json", "-o", "out.npy"])
+        .args(["decode", "-", "-o", "out.npy"])
         .env("TMPDIR", &missing);
     let run = finish(command);
     let directory = format!("cannot create a temporary file in {}", missing.display());
     run.assert_failure(
         1,
-        "error: jn.json: ",
+        "error: <stdin>: ",
         &[&directory, "TMPDIR", "No such file or directory"],
         "TMPDIR missing",
     );
@@ -527,10 +534,139 @@ fn an_unusable_tmpdir_is_named() {
 
     // A usable one works.
     fs::create_dir(&missing).unwrap();
-    let mut command = scratch.command(BIN);
+    let mut command = scratch.command("sh");
+    piped(&mut command);
     command
-        .args(["decode", "jn.json", "-o", "out.npy", "--quiet"])
+        .args(["decode", "-", "-o", "out.npy", "--quiet"])
         .env("TMPDIR", &missing);
     finish(command).assert_quiet_success("TMPDIR present");
     assert_eq!(scratch.read("out.npy").len(), 128 + (3 << 19));
+}
+
+#[test]
+fn a_payload_before_its_keys_is_read_again_from_a_file_input() {
+    // No temporary file is needed (none can be made here), whether the file is named or
+    // is standard input, read from its start or from further on, with a byte-order mark
+    // and escapes in the base64 (`\/`, as PHP writes it).
+    let scratch = Scratch::new();
+    let data: Vec<u8> = (0..3u32 << 19)
+        .map(|index| (index * 7 % 251) as u8)
+        .collect();
+    let text = STANDARD.encode(&data).replace('/', "\\/");
+    let mut json = b"\xef\xbb\xbf \n".to_vec();
+    json.extend_from_slice(
+        format!(
+            r#"{{"__ndarray__": "b64:{text}", "dtype": "uint8", "shape": [{}]}}"#,
+            data.len()
+        )
+        .as_bytes(),
+    );
+    scratch.write("jt.json", &json);
+    let mut offset = b"junk!".to_vec();
+    offset.extend_from_slice(&json);
+    scratch.write("offset.json", &offset);
+    let missing = scratch.path("no-such-dir");
+    for script in [
+        "exec \"$0\" decode jt.json --to npy",
+        "exec \"$0\" decode - --to npy < jt.json",
+        "exec 3< offset.json; dd bs=5 count=1 <&3 2>/dev/null >/dev/null; exec \"$0\" decode - --to npy <&3",
+    ] {
+        let mut command = scratch.command("sh");
+        command.arg("-c").arg(script).arg(BIN).env("TMPDIR", &missing);
+        let run = finish(command);
+        run.assert_quiet_success(script);
+        assert!(run.stdout.ends_with(&data), "{script}: wrong data");
+        assert_eq!(run.stdout.len(), 128 + data.len(), "{script}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// base64 on several threads
+// ---------------------------------------------------------------------------------------
+
+/// Runs `bash -c SCRIPT` (the binary as `$0`) in the scratch directory, killing it after
+/// 20 s: a run whose threads wait on each other forever would never end.
+fn run_within(scratch: &Scratch, script: &str) -> Run {
+    let mut child = scratch
+        .command("bash")
+        .arg("-c")
+        .arg(script)
+        .arg(BIN)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning bash");
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("{script}: still running after 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let mut stdout = Vec::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_end(&mut stdout)
+        .unwrap();
+    Run {
+        code: child.wait().unwrap().code(),
+        stdout,
+        stderr,
+    }
+}
+
+#[test]
+fn a_reader_that_stops_early_ends_a_run_on_several_threads() {
+    // Many chunks of base64 each way, so that workers are busy when the pipe closes.
+    let scratch = Scratch::new();
+    scratch.write("big.npy", &npy_of_size(24 << 20));
+    scratch.write("big.json", &encoded(&scratch, "big.npy"));
+    for command in [
+        "encode big.npy --threads 3",
+        "decode big.json --to npy --threads 3",
+    ] {
+        let script = format!("\"$0\" {command} | head -c 100 > /dev/null; exit ${{PIPESTATUS[0]}}");
+        let run = run_within(&scratch, &script);
+        run.assert_quiet_success(&format!("{command} | head"));
+    }
+}
+
+#[test]
+fn bad_base64_deep_in_a_payload_is_reported_alike_on_any_number_of_threads() {
+    let scratch = Scratch::new();
+    scratch.write("big.npy", &npy_of_size(24 << 20));
+    let mut json = encoded(&scratch, "big.npy");
+    let data = json
+        .windows(8)
+        .position(|window| window == b"\"data\":\"")
+        .unwrap()
+        + 8;
+    // In the fifth chunk of 4 MiB of text, where workers decode.
+    json[data + (17 << 20) + 5] = b'!';
+    scratch.write("bad.json", &json);
+    let mut messages = Vec::new();
+    for threads in ["1", "3"] {
+        let run = scratch.run(&["decode", "bad.json", "--to", "npy", "--threads", threads]);
+        run.assert_failure(
+            1,
+            "error: bad.json",
+            &[
+                "is not a base64 character",
+                &format!("offset {}", (17 << 20) + 5),
+            ],
+            &format!("--threads {threads}"),
+        );
+        messages.push(run.stderr);
+    }
+    assert_eq!(messages[0], messages[1]);
 }

@@ -7,7 +7,8 @@ use std::io::{self, BufRead, Cursor, Read, Seek, Write};
 use crate::codec::dialect::list_stream::Reopen;
 use crate::codec::dialect::open::Source;
 use crate::codec::document::OUTLINE_LIST;
-use crate::codec::io::{AlignedBuf, AlignedReader, Payload, BUFFER};
+use crate::codec::io::{AlignedBuf, AlignedReader, Payload, Plain, BUFFER};
+use crate::codec::json::StringReader;
 use crate::error::{Error, Result};
 
 /// Text kept aside while the rest of the document is read.
@@ -44,28 +45,97 @@ impl Blob {
     }
 }
 
-/// A long string kept aside: its base64 decoded as it arrived (so that what waits is the
-/// bytes, three quarters of the text, and nothing is decoded twice), from character `skip` on,
-/// up to the first thing that is not base64, which is kept as the error to give if the string
-/// is read.
-pub struct Kept {
-    pub skip: usize,
-    pub bytes: Blob,
-    pub error: Option<Error>,
+/// A long string kept aside.
+pub enum Kept {
+    /// Its base64 decoded as it arrived (so that what waits is the bytes, three quarters of
+    /// the text, and nothing is decoded twice), from character `skip` on, up to the first
+    /// thing that is not base64, which is kept as the error to give if the string is read.
+    Decoded {
+        skip: usize,
+        bytes: Blob,
+        error: Option<Error>,
+    },
+    /// Left where it is in an input that can be read again ([`Reread`]): its contents start
+    /// at `start` in the document.
+    InInput { start: u64 },
 }
 
 impl Kept {
-    pub fn into_source<'a>(self) -> Source<'a> {
-        let bytes = self.bytes.into_payload();
-        let bytes: Box<dyn Payload + 'a> = match self.error {
+    pub fn into_source<'a>(self, input: Option<&Reread>) -> Result<Source<'a>> {
+        let (skip, bytes, error) = match self {
+            Kept::Decoded { skip, bytes, error } => (skip, bytes, error),
+            Kept::InInput { start } => {
+                let input = input.expect("strings are left in the input only if it is there");
+                return Ok(Source::Text(Box::new(input.string_at(start)?)));
+            }
+        };
+        let bytes = bytes.into_payload();
+        let bytes: Box<dyn Payload + 'a> = match error {
             Some(error) => Box::new(bytes.chain(Failed(Some(error)))),
             None => bytes,
         };
-        Source::Decoded {
-            skip: self.skip,
-            bytes,
+        Ok(Source::Decoded { skip, bytes })
+    }
+}
+
+/// The input, when it is a regular file: a long string in it (a payload before the keys that
+/// say how to read it) can be read again from there when it is needed, rather than waiting
+/// aside in memory or in a temporary file, which costs writing and reading it once more.
+#[derive(Debug)]
+pub struct Reread {
+    file: File,
+    /// The file offset of the document's first byte.
+    start: u64,
+}
+
+impl Reread {
+    /// `file` holds the document from offset `start` on. Read at offsets, it needs not
+    /// be at any position, and its position is left alone.
+    pub fn new(file: File, start: u64) -> Reread {
+        Reread { file, start }
+    }
+
+    /// The same file, for a document that starts `count` bytes further on.
+    pub fn skipped(self, count: u64) -> Reread {
+        Reread {
+            file: self.file,
+            start: self.start + count,
         }
     }
+
+    /// The contents of the string that starts at `start` in the document.
+    fn string_at(&self, start: u64) -> Result<Plain<StringReader<AlignedReader<At>>>> {
+        let at = At {
+            file: self.file.try_clone()?,
+            offset: self.start + start,
+        };
+        let text = AlignedReader::with_capacity(BUFFER, at);
+        Ok(Plain(StringReader::resume(text)))
+    }
+}
+
+/// A file read from an offset of its own, whatever other readers of it do.
+struct At {
+    file: File,
+    offset: u64,
+}
+
+impl Read for At {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let count = read_at(&self.file, buf, self.offset)?;
+        self.offset += count as u64;
+        Ok(count)
+    }
+}
+
+#[cfg(unix)]
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, offset)
+}
+
+#[cfg(windows)]
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_read(file, buf, offset)
 }
 
 /// Reading it gives the error its text turned out to hold.

@@ -33,7 +33,8 @@ pub fn read_json<'a>(
     options: &ReadOptions,
 ) -> Result<JsonStream<Box<dyn BufRead + Send + 'a>>> {
     options.check()?;
-    Ok(JsonStream::new(Box::new(json_input(input)?), options))
+    let (_, input) = json_input(input)?;
+    Ok(JsonStream::new(Box::new(input), options))
 }
 
 /// Moves every item of `bundle` into `sink`, the data of all together no more than

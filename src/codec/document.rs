@@ -6,10 +6,11 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, BufRead, Cursor, Read, Write};
+use std::num::NonZeroUsize;
 
 use serde_json::{Map, Value};
 
-use crate::codec::aside::{Blob, Kept, ListText, Spill};
+use crate::codec::aside::{Blob, Kept, ListText, Reread, Spill};
 use crate::codec::b64::DecodeReader;
 use crate::codec::dialect::open::{field_name, open_plan, Source};
 use crate::codec::dialect::{self, Path, Plan, ReadOptions};
@@ -59,6 +60,10 @@ pub struct Document {
     in_memory: usize,
     /// Bytes of text built into `root`.
     built: usize,
+    /// Threads decoding the base64 of strings kept aside.
+    threads: NonZeroUsize,
+    /// The input, if it can be read again: long strings are then left in it.
+    input: Option<Reread>,
 }
 
 /// What [`read`] made of a document.
@@ -72,9 +77,16 @@ pub enum Flow<R> {
 /// Reads a document: a top-level payload string whose meaning is already clear (the `data` of
 /// a native envelope after its `dtype` and `shape`, say) is handed back unread, to stream;
 /// anything else is read whole.
-pub fn read<R: BufRead + Send>(input: R, options: &ReadOptions) -> Result<Flow<R>> {
+///
+/// `again`, if given, is the same input as a file that can be read again.
+pub fn read<R: BufRead + Send>(
+    input: R,
+    again: Option<Reread>,
+    options: &ReadOptions,
+) -> Result<Flow<R>> {
     let mut scanner = Scanner::new(input);
-    let mut document = Document::new(Value::Object(Map::new()));
+    let root = Value::Object(Map::new());
+    let mut document = Document::new(root, options.base64_threads(), again);
     // With --path, the payload is wherever the pointer says: nothing streams early. A
     // payload that streams is the whole document, which has no name for --name to pick.
     let live = (options.path.is_none() && options.name.is_none()).then_some(options);
@@ -130,13 +142,15 @@ enum Walked {
 }
 
 impl Document {
-    fn new(root: Value) -> Self {
+    fn new(root: Value, threads: NonZeroUsize, input: Option<Reread>) -> Self {
         Document {
             root,
             strings: HashMap::new(),
             lists: HashMap::new(),
             in_memory: 0,
             built: 0,
+            threads,
+            input,
         }
     }
 
@@ -384,9 +398,15 @@ impl Document {
         mut string: StringReader<R>,
         path: &Path,
     ) -> Result<(Kept, Scanner<R>)> {
+        if self.input.is_some() {
+            let start = string.start();
+            // Read past, and copied nowhere: it is read again from the input if picked.
+            string.skip_rest()?;
+            return Ok((Kept::InInput { start }, string.into_scanner()?));
+        }
         let skip = base64_start(&head);
         let text = Cursor::new(head[skip..].to_vec()).chain(&mut string);
-        let mut decoder = DecodeReader::new(text, field_name(path));
+        let mut decoder = DecodeReader::with_threads(text, field_name(path), self.threads);
         let limit = SPILL.min(self.memory_left());
         let mut bytes = Vec::new();
         let mut spill: Option<Spill> = None;
@@ -421,7 +441,7 @@ impl Document {
                 Blob::Memory(bytes)
             }
         };
-        let kept = Kept { skip, bytes, error };
+        let kept = Kept::Decoded { skip, bytes, error };
         Ok((kept, string.into_scanner()?))
     }
 
@@ -440,7 +460,7 @@ impl Document {
     /// or infinity reaches here as one.
     fn take<'a>(&mut self, path: &Path, numbers: bool) -> Result<Source<'a>> {
         if let Some(kept) = self.strings.remove(path) {
-            return Ok(kept.into_source());
+            return kept.into_source(self.input.as_ref());
         }
         if let Some((text, _)) = self.lists.remove(path) {
             return Ok(Source::Numbers(Box::new(text)));

@@ -15,6 +15,7 @@ pub mod npy;
 pub mod npz;
 pub mod numbers;
 pub mod pngfile;
+pub mod pool;
 pub mod safetensors;
 pub mod search;
 pub mod sniff;
@@ -24,6 +25,7 @@ pub mod zlib;
 use std::fs::File;
 use std::io::{BufRead, Cursor, Read, Write};
 
+use crate::codec::aside::Reread;
 use crate::codec::dialect::{ReadOptions, WriteOptions};
 use crate::codec::dtype::Dtype;
 use crate::codec::io::{read_head, AlignedReader, Counting, Plain, BUFFER};
@@ -356,14 +358,30 @@ fn describe_start(head: &[u8]) -> String {
 /// Input that is not JSON (a `.npy` file, an image, an archive, UTF-16 text) is named as
 /// what it is; a UTF-8 byte-order mark before the JSON is skipped.
 pub fn read_json<'a>(input: impl BufRead + Send + 'a, options: &ReadOptions) -> Result<Item<'a>> {
-    dialect::read(json_input(input)?, options)
+    read_json_again(input, None, options)
 }
 
-/// The input from where its JSON starts, once it is known to be JSON ([`read_json`]).
-pub(crate) fn json_input(mut input: impl BufRead) -> Result<impl BufRead> {
+/// [`read_json`] of an input that `again` can read again from any offset (a regular file,
+/// from where `input` starts reading it): a payload string that comes before the keys saying
+/// how to read it (json-numpy's, json-tricks') is then read again from there rather than
+/// kept aside.
+pub fn read_json_again<'a>(
+    input: impl BufRead + Send + 'a,
+    again: Option<Reread>,
+    options: &ReadOptions,
+) -> Result<Item<'a>> {
+    let (start, input) = json_input(input)?;
+    let again = again.map(|again| again.skipped(start));
+    dialect::read(input, again, options)
+}
+
+/// The input from where its JSON starts, once it is known to be JSON ([`read_json`]), and
+/// how many bytes were skipped before it (a byte-order mark).
+pub(crate) fn json_input(mut input: impl BufRead) -> Result<(u64, impl BufRead)> {
     let mut head = read_head(&mut input, sniff::HEAD)?;
-    head.drain(..sniff::json_start(&head)?);
-    Ok(Cursor::new(head).chain(input))
+    let start = sniff::json_start(&head)?;
+    head.drain(..start);
+    Ok((start as u64, Cursor::new(head).chain(input)))
 }
 
 /// An `encode` option that only some styles use.

@@ -76,7 +76,8 @@ impl<R: BufRead + Send> Bundle for JsonStream<R> {
         self.documents += 1;
         let within = format!("document {}", self.documents);
         let framed = Framed::new(&mut self.input);
-        let flow = document::read(framed, &self.options).map_err(|error| error.within(&within));
+        let flow = document::read(framed, None, &self.options);
+        let flow = flow.map_err(|error| error.within(&within));
         match flow? {
             Flow::Live(live) => {
                 let item = live.open(&self.options)?;

@@ -441,7 +441,7 @@ mod tests {
         let data = sample(3 * BLOCK + 1);
         let mut text = Vec::new();
         deflate_with(&mut &data[..], NonZeroUsize::new(3).unwrap(), |stream| {
-            crate::codec::b64::encode_stream(stream, &mut text)
+            crate::codec::b64::encode_stream(stream, &mut text, NonZeroUsize::MIN)
         })
         .unwrap();
         let mut stream = Vec::new();

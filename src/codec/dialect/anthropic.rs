@@ -54,7 +54,12 @@ pub fn write(item: Item, out: &mut dyn Write, options: &WriteOptions) -> Result<
     let mut source = object.nested("source", false)?;
     source.value("type", json!("base64"))?;
     source.value("media_type", json!("image/png"))?;
-    source.base64("data", "", &mut image.bytes.as_slice())?;
+    source.base64(
+        "data",
+        "",
+        &mut image.bytes.as_slice(),
+        options.base64_threads(),
+    )?;
     source.close()?;
     object.close()
 }

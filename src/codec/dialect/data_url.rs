@@ -44,10 +44,19 @@ pub fn write(item: Item, out: &mut dyn Write, options: &WriteOptions) -> Result<
     let image = only_images(item, "data-url")?;
     if options.raw {
         out.write_all(PNG_PREFIX.as_bytes())?;
-        crate::codec::b64::encode_stream(&mut image.bytes.as_slice(), out)?;
+        crate::codec::b64::encode_stream(
+            &mut image.bytes.as_slice(),
+            out,
+            options.base64_threads(),
+        )?;
         return Ok(());
     }
-    write_base64_string(out, PNG_PREFIX, &mut image.bytes.as_slice())
+    write_base64_string(
+        out,
+        PNG_PREFIX,
+        &mut image.bytes.as_slice(),
+        options.base64_threads(),
+    )
 }
 
 /// The image of an item, or an error saying that `style` holds images only.
@@ -65,6 +74,7 @@ pub fn write_member(
     object: &mut crate::codec::dialect::writer::ObjectWriter,
     key: &str,
     bytes: &[u8],
+    threads: std::num::NonZeroUsize,
 ) -> Result<()> {
-    object.base64(key, PNG_PREFIX, &mut &bytes[..])
+    object.base64(key, PNG_PREFIX, &mut &bytes[..], threads)
 }

@@ -34,7 +34,12 @@ pub fn write(item: Item, out: &mut dyn Write, options: &WriteOptions) -> Result<
     let mut object = ObjectWriter::open(out, options.pretty)?;
     let mut part = object.nested("inline_data", false)?;
     part.value("mime_type", json!("image/png"))?;
-    part.base64("data", "", &mut image.bytes.as_slice())?;
+    part.base64(
+        "data",
+        "",
+        &mut image.bytes.as_slice(),
+        options.base64_threads(),
+    )?;
     part.close()?;
     object.close()
 }

@@ -66,12 +66,17 @@ pub fn write(item: Item, out: &mut dyn Write, options: &WriteOptions) -> Result<
     match item {
         Item::Tensor(mut tensor) => {
             let header = tensor.header.clone();
-            object.base64("tensor", "", &mut tensor)?;
+            object.base64("tensor", "", &mut tensor, options.base64_threads())?;
             object.value("shape", json!(header.shape))?;
             object.value("dtype", json!(header.dtype.torch_name()))?;
         }
         Item::Image(image) => {
-            object.base64("image", "", &mut image.bytes.as_slice())?;
+            object.base64(
+                "image",
+                "",
+                &mut image.bytes.as_slice(),
+                options.base64_threads(),
+            )?;
             object.value("format", json!("PNG"))?;
         }
     }

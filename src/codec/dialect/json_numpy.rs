@@ -40,7 +40,7 @@ pub fn write(item: Item, out: &mut dyn Write, options: &WriteOptions) -> Result<
     };
     let mut object = ObjectWriter::open(out, options.pretty)?;
     let header = tensor.header.clone();
-    object.base64(KEY, "", &mut tensor)?;
+    object.base64(KEY, "", &mut tensor, options.base64_threads())?;
     object.value("dtype", json!(header.dtype.descr()))?;
     object.value("shape", json!(header.shape))?;
     object.close()

@@ -103,7 +103,7 @@ pub fn write(item: Item, out: &mut dyn Write, options: &WriteOptions) -> Result<
     let mut object = ObjectWriter::open(out, options.pretty)?;
     match &scalar {
         Some(text) => object.raw(KEY, |out| Ok(out.write_all(text.as_bytes())?))?,
-        None => object.base64(KEY, "b64:", &mut tensor)?,
+        None => object.base64(KEY, "b64:", &mut tensor, options.base64_threads())?,
     }
     object.value("dtype", json!(header.dtype.name()))?;
     object.value("shape", json!(header.shape))?;

@@ -26,9 +26,12 @@ pub mod tf_serving;
 mod writer;
 
 use std::io::BufRead;
+use std::num::NonZeroUsize;
 
 use serde_json::{Map, Value};
 
+use crate::codec::aside::Reread;
+use crate::codec::b64;
 use crate::codec::document::{self, Flow};
 use crate::codec::dtype::{ByteOrder, Dtype};
 use crate::codec::layout::{self, Arrangement};
@@ -64,6 +67,9 @@ pub struct ReadOptions {
     pub max_bytes: u64,
     /// Largest payload held whole in memory to be reordered, in bytes.
     pub max_in_memory: u64,
+    /// Threads decoding base64; `None` for [`b64::default_threads`]. The bytes are the
+    /// same on any number.
+    pub threads: Option<NonZeroUsize>,
 }
 
 impl Default for ReadOptions {
@@ -75,6 +81,7 @@ impl Default for ReadOptions {
             dtype: None,
             max_bytes: DEFAULT_MAX_BYTES,
             max_in_memory: DEFAULT_MAX_IN_MEMORY,
+            threads: None,
         }
     }
 }
@@ -82,6 +89,11 @@ impl Default for ReadOptions {
 pub(crate) const RAISE_HINT: &str = " (raise it with --max-bytes)";
 
 impl ReadOptions {
+    /// Threads decoding base64: as asked, or [`b64::default_threads`].
+    pub fn base64_threads(&self) -> NonZeroUsize {
+        self.threads.unwrap_or_else(b64::default_threads)
+    }
+
     /// Refuses options that cannot apply whatever the document holds ([`Error::Usage`]):
     /// `--shape` describes raw data at `--path`, read with `--dtype`. Needs nothing but the
     /// options, so it can run before any input is read.
@@ -323,9 +335,13 @@ pub fn no_dialect(found: &str) -> Error {
 }
 
 /// Reads a JSON document in any known dialect into the model.
-pub fn read<'a, R: BufRead + Send + 'a>(input: R, options: &ReadOptions) -> Result<Item<'a>> {
+pub fn read<'a, R: BufRead + Send + 'a>(
+    input: R,
+    again: Option<Reread>,
+    options: &ReadOptions,
+) -> Result<Item<'a>> {
     options.check()?;
-    match document::read(input, options)? {
+    match document::read(input, again, options)? {
         Flow::Live(live) => live.open(options),
         Flow::End(document) => document.open(options),
     }

@@ -8,6 +8,7 @@
 //! Metadata comes first and `data` last, so that a reader can stream `data`.
 
 use std::io::Write;
+use std::num::NonZeroUsize;
 
 use serde_json::{json, Value};
 
@@ -107,10 +108,11 @@ fn write_tensor(tensor: &mut Tensor, out: &mut dyn Write, options: &WriteOptions
         object.value("compression", json!(Compression::Zlib.name()))?;
         let threads = options.threads.unwrap_or_else(zlib::default_threads);
         zlib::deflate_with(tensor, threads, |deflated| {
-            object.base64("data", "", deflated)
+            // The text of compressed bytes is small next to the compressing.
+            object.base64("data", "", deflated, NonZeroUsize::MIN)
         })?;
     } else {
-        object.base64("data", "", tensor)?;
+        object.base64("data", "", tensor, options.base64_threads())?;
     }
     object.close()
 }
@@ -127,6 +129,11 @@ fn write_image(image: &Image, out: &mut dyn Write, options: &WriteOptions) -> Re
     object.value("width", json!(image.width))?;
     object.value("height", json!(image.height))?;
     object.value("color", json!(image.color.name()))?;
-    object.base64("data", "", &mut image.bytes.as_slice())?;
+    object.base64(
+        "data",
+        "",
+        &mut image.bytes.as_slice(),
+        options.base64_threads(),
+    )?;
     object.close()
 }

@@ -18,12 +18,17 @@ pub fn matches(head: &[u8]) -> bool {
 }
 
 /// Writes `"<base64 of the .npy file>"`.
-pub fn write(item: Item, out: &mut dyn Write, _options: &WriteOptions) -> Result<()> {
+pub fn write(item: Item, out: &mut dyn Write, options: &WriteOptions) -> Result<()> {
     let Item::Tensor(mut tensor) = item else {
         return Err(Error::Envelope(
             "style npy-base64 holds tensors; an image needs an image style".to_string(),
         ));
     };
     let header = npy::header_bytes(&tensor.header);
-    write_base64_string(out, "", &mut header.as_slice().chain(&mut tensor))
+    write_base64_string(
+        out,
+        "",
+        &mut header.as_slice().chain(&mut tensor),
+        options.base64_threads(),
+    )
 }

@@ -135,7 +135,7 @@ fn open_any<'a>(plan: Plan, source: Source<'a>, options: &ReadOptions) -> Result
             header, encoding, ..
         } => {
             options.check_tensor(&header, encoding.arrangement)?;
-            let decoded = base64(text, encoding.skip, &field)?;
+            let decoded = base64(text, encoding.skip, &field, options)?;
             let bytes: Box<dyn Payload + 'a> = match encoding.compression {
                 Some(Compression::Zlib) if encoding.may_be_raw => {
                     let limit = options.max_in_memory.min(options.max_bytes);
@@ -149,13 +149,14 @@ fn open_any<'a>(plan: Plan, source: Source<'a>, options: &ReadOptions) -> Result
         }
         Plan::Npy { skip: count, .. } => {
             // Small: it serves the header; the data's large reads go past it.
-            let mut decoded = AlignedReader::with_capacity(1 << 16, base64(text, count, &field)?);
+            let mut decoded =
+                AlignedReader::with_capacity(1 << 16, base64(text, count, &field, options)?);
             let header = npy::read_header(&mut decoded)?;
             options.check_tensor(&header.tensor, header.arrangement())?;
             Ok(Item::Tensor(npy::open(header, decoded)?))
         }
         Plan::Image { skip: count, .. } => {
-            let decoded = base64(text, count, &field)?;
+            let decoded = base64(text, count, &field, options)?;
             let bytes = read_image_file(decoded, options)?;
             // Checked in full where it is written (`write_binary`), which decodes it once.
             let image = pngfile::read_header(bytes)?;
@@ -167,9 +168,18 @@ fn open_any<'a>(plan: Plan, source: Source<'a>, options: &ReadOptions) -> Result
 }
 
 /// The bytes a payload string's base64 holds after its first `count` characters.
-fn base64<'a>(string: Source<'a>, count: usize, field: &str) -> Result<Box<dyn Payload + 'a>> {
+fn base64<'a>(
+    string: Source<'a>,
+    count: usize,
+    field: &str,
+    options: &ReadOptions,
+) -> Result<Box<dyn Payload + 'a>> {
     match string {
-        Source::Text(text) => Ok(Box::new(DecodeReader::new(skip(text, count)?, field))),
+        Source::Text(text) => {
+            let text = skip(text, count)?;
+            let threads = options.base64_threads();
+            Ok(Box::new(DecodeReader::with_threads(text, field, threads)))
+        }
         Source::Decoded { skip, bytes } if skip == count => Ok(bytes),
         Source::Decoded { skip, .. } => Err(Error::Envelope(format!(
             "{field}: its base64 starts at character {skip}, where its reader expects it at \

@@ -49,7 +49,7 @@ pub fn write(item: Item, out: &mut dyn Write, options: &WriteOptions) -> Result<
     let mut object = ObjectWriter::open(out, options.pretty)?;
     object.value("type", json!("image_url"))?;
     let mut inner = object.nested("image_url", false)?;
-    data_url::write_member(&mut inner, "url", &image.bytes)?;
+    data_url::write_member(&mut inner, "url", &image.bytes, options.base64_threads())?;
     inner.close()?;
     object.close()
 }

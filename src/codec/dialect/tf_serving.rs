@@ -128,7 +128,8 @@ pub fn write_value(item: Item, out: &mut dyn Write, options: &WriteOptions) -> R
         Item::Image(image) => {
             out.write_all(b"[")?;
             let mut instance = ObjectWriter::open(out, false)?;
-            instance.base64("b64", "", &mut image.bytes.as_slice())?;
+            let threads = options.base64_threads();
+            instance.base64("b64", "", &mut image.bytes.as_slice(), threads)?;
             instance.close()?;
             out.write_all(b"]")?;
             Ok(())

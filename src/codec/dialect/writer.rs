@@ -22,9 +22,17 @@ pub struct WriteOptions {
     pub allow_nan: bool,
     /// Write a data URL as bare text rather than as a JSON string.
     pub raw: bool,
-    /// Threads compressing a tensor's bytes (`compression`); `None` for every core this
-    /// process may use. One thread writes the same zlib stream as before there were more.
+    /// Threads compressing a tensor's bytes (`compression`) or encoding them as base64;
+    /// `None` for the default of each. One thread writes the same zlib stream as before
+    /// there were more; base64 is the same on any number.
     pub threads: Option<NonZeroUsize>,
+}
+
+impl WriteOptions {
+    /// Threads encoding base64: as asked, or [`b64::default_threads`].
+    pub fn base64_threads(&self) -> NonZeroUsize {
+        self.threads.unwrap_or_else(b64::default_threads)
+    }
 }
 
 /// An open JSON object (or a list holding one) being written.
@@ -83,8 +91,9 @@ impl<'w> ObjectWriter<'w> {
         key: &str,
         prefix: &str,
         reader: &mut (dyn Read + Send),
+        threads: NonZeroUsize,
     ) -> Result<()> {
-        self.raw(key, |out| write_base64_string(out, prefix, reader))
+        self.raw(key, |out| write_base64_string(out, prefix, reader, threads))
     }
 
     /// A member that is an object (`"{"`) or a list holding one object (`"[{"`).
@@ -114,10 +123,11 @@ pub fn write_base64_string(
     out: &mut dyn Write,
     prefix: &str,
     reader: &mut (dyn Read + Send),
+    threads: NonZeroUsize,
 ) -> Result<()> {
     out.write_all(b"\"")?;
     out.write_all(prefix.as_bytes())?;
-    b64::encode_stream(reader, out)?;
+    b64::encode_stream(reader, out, threads)?;
     out.write_all(b"\"")?;
     Ok(())
 }
