@@ -427,22 +427,7 @@ mod tests {
             "-1e400",
             "0.1",
         ];
-        let dtypes = [
-            Dtype::Bool,
-            Dtype::Int8,
-            Dtype::Int16,
-            Dtype::Int32,
-            Dtype::Int64,
-            Dtype::Uint8,
-            Dtype::Uint16,
-            Dtype::Uint32,
-            Dtype::Uint64,
-            Dtype::Float16,
-            Dtype::Float32,
-            Dtype::Float64,
-            Dtype::Complex64,
-            Dtype::Complex128,
-        ];
+        let dtypes = Dtype::ALL;
         for token in tokens {
             let number = classify(token.as_bytes()).expect(token);
             let value = json::scalar(token.as_bytes(), 0).unwrap();
