@@ -1,7 +1,7 @@
 //! Output files written atomically: to a temporary file beside the target, renamed into place
 //! only once everything has been written, so a failed run leaves nothing behind.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::fs::{File, Metadata};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 /// Temporary files being written, for [`remove_temporaries`] to clean up on a signal, when no
 /// destructor runs. Held while a temporary file is created or renamed, so that a signal never
 /// falls between the file and its entry here.
-static TEMPORARIES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+static TEMPORARIES: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
 
 /// How many symbolic links one output path may go through, as Linux allows.
 const MAX_LINKS: usize = 40;
@@ -43,7 +43,7 @@ pub fn try_remove_temporaries() {
 }
 
 /// The list even if a thread panicked holding it: a panic leaves it consistent.
-fn temporaries() -> MutexGuard<'static, Vec<PathBuf>> {
+fn temporaries() -> MutexGuard<'static, BTreeSet<PathBuf>> {
     TEMPORARIES
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -93,7 +93,7 @@ impl AtomicFile {
         let mut paths = temporaries();
         let path = temporary.path().to_path_buf();
         let persisted = temporary.persist(&self.target).map_err(|error| error.error);
-        paths.retain(|kept| *kept != path);
+        paths.remove(&path);
         persisted
     }
 }
@@ -129,7 +129,7 @@ impl Closed {
         let mut paths = temporaries();
         let path = temporary.to_path_buf();
         let persisted = temporary.persist(&self.target).map_err(|error| error.error);
-        paths.retain(|kept| *kept != path);
+        paths.remove(&path);
         persisted
     }
 }
@@ -266,7 +266,7 @@ fn temporary_beside(target: &Path, existing: Option<&Metadata>) -> io::Result<Na
     let temporary = builder
         .tempfile_in(directory)
         .map_err(without_temporary_path)?;
-    paths.push(temporary.path().to_path_buf());
+    paths.insert(temporary.path().to_path_buf());
     drop(paths);
     if let Some(existing) = existing {
         keep_mode(&temporary, existing)?;
