@@ -331,10 +331,6 @@ def unlink(*paths: Path):
     return lambda: [p.unlink(missing_ok=True) for p in paths]
 
 
-def rmtree(p: Path):
-    return lambda: shutil.rmtree(p, ignore_errors=True)
-
-
 def move_aside(p: Path):
     """Moves the previous run's output directory out of the way rather than deleting it: ext4
     makes files slow to create right after thousands were deleted (its inode allocator steps
