@@ -13,20 +13,25 @@ use crate::cli::DecodeArgs;
 use crate::ends::{self, named, open_input, Output};
 use crate::usage_error;
 
-pub fn decode(args: DecodeArgs, quiet: bool) -> Result<()> {
-    let output_path = named(args.output);
+/// What the command line tells the reader.
+fn read_options(args: &mut DecodeArgs) -> ReadOptions {
     let defaults = ReadOptions::default();
     // A size the user gives is the limit for all data, in memory or not.
     let limit = args.max_bytes.map(|size| size.0);
-    let options = ReadOptions {
-        name: args.name,
-        path: args.path,
-        shape: args.shape.map(|dims| dims.0),
+    ReadOptions {
+        name: args.name.take(),
+        path: args.path.take(),
+        shape: args.shape.take().map(|dims| dims.0),
         dtype: args.dtype,
         max_bytes: limit.unwrap_or(defaults.max_bytes),
         max_in_memory: limit.unwrap_or(defaults.max_in_memory),
         threads: args.threads,
-    };
+    }
+}
+
+pub fn decode(mut args: DecodeArgs, quiet: bool) -> Result<()> {
+    let options = read_options(&mut args);
+    let output_path = named(args.output);
     // What the options alone show is refused before any input is read; whether --dtype,
     // --name and --layout apply shows once the payload is found, still before any output.
     options.check()?;
