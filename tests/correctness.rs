@@ -408,3 +408,24 @@ fn float16_from_json_numbers_is_rounded_once_as_numpy_rounds_it() {
         assert_eq!(data, bits.to_le_bytes(), "{text}");
     }
 }
+
+#[test]
+fn long_lists_refuse_numbers_json_does_not_have() {
+    // Past 64 KiB a list streams through its own reader; it must refuse what Python's json
+    // refuses (`json.loads("[01]")` and the rest raise), as a short list always did.
+    for bad in ["01", "+1", "1.", "-01", ".5", "1e", "0x10"] {
+        for (what, document) in [
+            ("list", format!("[{}{bad}]", "1.5,".repeat(20_000))),
+            (
+                "kserve",
+                format!(
+                    r#"{{"inputs":[{{"name":"x","shape":[20001],"datatype":"FP32","data":[{}{bad}]}}]}}"#,
+                    "1.5,".repeat(20_000)
+                ),
+            ),
+        ] {
+            let stderr = decode_fails("bad.json", document.as_bytes(), &["invalid JSON"]);
+            assert!(stderr.contains("bad.json"), "{what} {bad}: {stderr}");
+        }
+    }
+}

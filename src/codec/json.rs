@@ -6,6 +6,7 @@ use std::io::{self, BufRead, Read};
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
+use crate::codec::dialect::plain;
 use crate::error::{Error, Result};
 
 /// Deepest nesting accepted in a value; serde_json stops at 128 too.
@@ -281,28 +282,14 @@ pub fn scalar(token: &[u8], start: u64) -> Result<Value> {
         b"null" => return Ok(Value::Null),
         _ => {}
     }
-    if python_token(token).is_none() {
-        if let Ok(text) = std::str::from_utf8(token) {
-            if let Ok(integer) = text.parse::<i64>() {
-                return Ok(Value::from(integer));
-            }
-            let plain = text
-                .bytes()
-                .all(|byte| byte.is_ascii_digit() || b"-+.eE".contains(&byte));
-            if plain && text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
-                if let Ok(float) = text.parse::<f64>() {
-                    if let Some(number) = serde_json::Number::from_f64(float) {
-                        if !text.contains(['.', 'e', 'E']) {
-                            // An integer past i64: serde_json's u64, or its float.
-                            return parse(token, start);
-                        }
-                        return Ok(Value::Number(number));
-                    }
-                }
-            }
-        }
+    // JSON's own number syntax, strictly (`01`, `+1` and `1.` are not numbers, as Python's
+    // json says too); anything else, an infinite float or an integer past 64 bits among them,
+    // goes through the general reader.
+    let value = plain::classify(token.trim_ascii()).and_then(|number| number.value());
+    match value {
+        Some(value) => Ok(value),
+        None => parse(token, start),
     }
-    parse(token, start)
 }
 
 /// Parses the text of one value into its outline: objects whole, but a list of more than
@@ -750,6 +737,19 @@ impl<R: BufRead> Read for StringReader<R> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_scalar_is_a_number_in_json_syntax_only() {
+        for bad in ["01", "+1", "1.", "-01", ".5", "1e", "1e+", "--1"] {
+            assert!(scalar(bad.as_bytes(), 0).is_err(), "{bad}");
+        }
+        assert_eq!(scalar(b" 1.5 ", 0).unwrap(), Value::from(1.5));
+        assert_eq!(scalar(b"-0", 0).unwrap(), Value::from(0));
+        assert_eq!(
+            scalar(b"12345678901234567890", 0).unwrap(),
+            Value::from(12345678901234567890u64)
+        );
+    }
+
     use super::*;
 
     fn string_of(text: &str) -> Result<Vec<u8>> {

@@ -25,6 +25,17 @@ pub struct Number<'t> {
     exact: Option<f64>,
 }
 
+impl Number<'_> {
+    /// The number as a JSON value: an integer, or a finite float (`None` for one that
+    /// overflows to infinity, which JSON values cannot hold).
+    pub fn value(&self) -> Option<serde_json::Value> {
+        match self.kind {
+            Plain::Int(integer) => Some(serde_json::Value::from(integer)),
+            Plain::Float => serde_json::Number::from_f64(float_value(self)).map(Into::into),
+        }
+    }
+}
+
 /// The token as a number, if it is a plain one; `None` for anything else.
 pub fn classify(token: &[u8]) -> Option<Number<'_>> {
     let (kind, exact) = scan(token)?;
