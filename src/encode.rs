@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use tensorjson::codec::aside::Reread;
 use tensorjson::codec::bundle::{self, JsonWriter, Sink};
 use tensorjson::codec::dialect::{WriteOptions, DEFAULT_MAX_BYTES};
 use tensorjson::codec::model::Named;
@@ -58,7 +59,7 @@ impl Encoding {
     /// document of several.
     fn one(&self, source: &ends::Source, output: &mut Output) -> Result<()> {
         let input = open_input(source.path.clone(), self.quiet)?;
-        let file = input.reopened();
+        let file = input.again.and_then(Reread::whole_file);
         let name = input.name;
         let opened = codec::open_binary(input.reader, input.size, file, self.max_bytes);
         let written = opened.and_then(|opened| match opened {
@@ -80,7 +81,7 @@ impl Encoding {
         let mut writer = JsonWriter::new(output, self.style, &self.options, self.lines)?;
         for (position, source) in sources.iter().enumerate() {
             let input = open_input(source.path.clone(), self.quiet)?;
-            let file = input.reopened();
+            let file = input.again.and_then(Reread::whole_file);
             let name = input.name;
             let opened = codec::open_binary(input.reader, input.size, file, self.max_bytes);
             let added = opened.and_then(|opened| match opened {

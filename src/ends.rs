@@ -78,15 +78,6 @@ pub struct Input {
     pub again: Option<Reread>,
 }
 
-impl Input {
-    /// The input opened again, for reading at any place (an `.npz` lists its members at its
-    /// end): only a named regular file, which a second open cannot disturb.
-    pub fn reopened(&self) -> Option<File> {
-        let path = self.path.as_ref().filter(|_| self.size.is_some())?;
-        File::open(path).ok()
-    }
-}
-
 pub fn open_input(path: Option<PathBuf>, quiet: bool) -> Result<Input> {
     let Some(path) = named(path) else {
         let (size, again) = regular_stdin().unzip();

@@ -613,3 +613,19 @@ fn hostile_npz_archives_are_refused_with_no_output() {
         scratch.assert_no_temporaries(stem);
     }
 }
+
+#[test]
+fn an_npz_reads_the_same_from_a_file_a_redirect_and_a_pipe() {
+    let scratch = Scratch::new();
+    let archive = fixture(&format!("{NPZ}/savez_compressed.npz"));
+    scratch.write("in.npz", &archive);
+    let named = scratch.run(&["encode", "in.npz"], None);
+    named.assert_success("named");
+    // Redirected, the file itself is read at offsets; through a pipe, it is copied first.
+    let redirected = scratch.run_redirected(&["encode", "-"], "in.npz");
+    redirected.assert_success("redirected");
+    let piped = scratch.run(&["encode", "-"], Some(&archive));
+    piped.assert_success("piped");
+    assert_eq!(redirected.stdout, named.stdout);
+    assert_eq!(piped.stdout, named.stdout);
+}

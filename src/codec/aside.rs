@@ -103,6 +103,12 @@ impl Reread {
         }
     }
 
+    /// The file itself, where the input is the whole of it (from offset 0): for a format
+    /// read at offsets of its own, as a zip archive's central directory gives them.
+    pub fn whole_file(self) -> Option<File> {
+        (self.start == 0).then_some(self.file)
+    }
+
     /// The contents of the string that starts at `start` in the document.
     fn string_at(&self, start: u64) -> Result<Plain<StringReader<AlignedReader<At>>>> {
         let at = At {

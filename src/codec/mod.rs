@@ -246,8 +246,8 @@ pub enum Opened<'a> {
 
 /// Opens a binary input of any kind `encode` reads, told apart by its first bytes; the data
 /// of several items together may hold no more than `max_bytes`. An `.npz` is read from
-/// `file`, the same input opened for seeking, if there is one; else it is copied to a
-/// temporary file first (a zip archive lists its members at its end).
+/// `file`, the whole input as a file to read at offsets, if there is one; else it is copied
+/// to a temporary file first (a zip archive lists its members at its end).
 pub fn open_binary<'a>(
     input: impl Read + Send + 'a,
     size: Option<u64>,
