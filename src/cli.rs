@@ -74,7 +74,8 @@ pub struct EncodeArgs {
     #[arg(long)]
     pub raw: bool,
     /// Threads compressing with --compress (default: every core; 1 writes the
-    /// single-threaded zlib stream of earlier versions), or else encoding base64 (default: 1).
+    /// single-threaded zlib stream of earlier versions), writing numbers in list styles
+    /// (default: every core), or else encoding base64 (default: 1).
     #[arg(long, value_name = "N")]
     pub threads: Option<NonZeroUsize>,
     #[arg(long, value_name = "SIZE", help = encode_max_bytes_help())]

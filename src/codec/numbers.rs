@@ -11,36 +11,94 @@ const F16_DIGITS: usize = 5;
 /// The JSON text of one little-endian float16, float32 or float64 element (`bytes` is its
 /// size). A NaN or infinity is `Err(value)` unless `allow_nan`.
 pub fn float_text(bytes: &[u8], allow_nan: bool) -> Result<String, f64> {
-    let mut text = Vec::new();
-    write_float(&mut text, bytes, allow_nan)?;
-    Ok(String::from_utf8(text).expect("numbers are ASCII"))
+    let mut floats = FloatText::new(allow_nan);
+    let mut text = [0u8; FLOAT_ROOM];
+    let length = match bytes.len() {
+        2 => floats.f16(u16::from_le_bytes([bytes[0], bytes[1]]), &mut text),
+        4 => floats.f32(
+            f32::from_le_bytes(bytes.try_into().expect("4 bytes")),
+            &mut text,
+        ),
+        _ => floats.f64(
+            f64::from_le_bytes(bytes.try_into().expect("8 bytes")),
+            &mut text,
+        ),
+    }?;
+    Ok(String::from_utf8(text[..length].to_vec()).expect("numbers are ASCII"))
 }
 
-/// Appends the JSON text of one little-endian float element to `out`, as [`float_text`].
-/// zmij (serde_json's own formatter) writes the shortest decimal that round-trips in f32 or
-/// f64, without allocating.
-pub fn write_float(out: &mut Vec<u8>, bytes: &[u8], allow_nan: bool) -> Result<(), f64> {
-    let mut buffer = zmij::Buffer::new();
-    let (value, text) = match bytes.len() {
-        2 => {
-            let value = half_value(u16::from_le_bytes([bytes[0], bytes[1]]));
-            (value, buffer.format_finite(shortest_f16(value)))
+/// The most bytes a float's text takes: `-1.2345678901234567e-308`.
+pub const FLOAT_ROOM: usize = 24;
+
+/// Writes floats as JSON text into the front of byte slices of at least [`FLOAT_ROOM`]
+/// bytes, returning the length written: the shortest decimal that reads back as the same
+/// value in its own type (zmij, serde_json's own formatter, without allocating). A NaN or
+/// infinity is `Err(value)` unless `allow_nan`.
+pub struct FloatText {
+    buffer: zmij::Buffer,
+    allow_nan: bool,
+}
+
+impl FloatText {
+    pub fn new(allow_nan: bool) -> FloatText {
+        FloatText {
+            buffer: zmij::Buffer::new(),
+            allow_nan,
         }
-        4 => {
-            let value = f32::from_le_bytes(bytes.try_into().expect("4 bytes"));
-            (f64::from(value), buffer.format_finite(value))
-        }
-        _ => {
-            let value = f64::from_le_bytes(bytes.try_into().expect("8 bytes"));
-            (value, buffer.format_finite(value))
-        }
-    };
-    if !value.is_finite() {
-        out.extend_from_slice(non_finite_token(value, allow_nan)?.as_bytes());
-        return Ok(());
     }
-    out.extend_from_slice(text.as_bytes());
-    Ok(())
+
+    #[inline]
+    pub fn f16(&mut self, bits: u16, out: &mut [u8]) -> Result<usize, f64> {
+        let value = half_value(bits);
+        if !value.is_finite() {
+            return self.non_finite(value, out);
+        }
+        Ok(put(out, self.buffer.format_finite(shortest_f16(value))))
+    }
+
+    #[inline]
+    pub fn f32(&mut self, value: f32, out: &mut [u8]) -> Result<usize, f64> {
+        if !value.is_finite() {
+            return self.non_finite(f64::from(value), out);
+        }
+        Ok(put(out, self.buffer.format_finite(value)))
+    }
+
+    #[inline]
+    pub fn f64(&mut self, value: f64, out: &mut [u8]) -> Result<usize, f64> {
+        if !value.is_finite() {
+            return self.non_finite(value, out);
+        }
+        Ok(put(out, self.buffer.format_finite(value)))
+    }
+
+    fn non_finite(&self, value: f64, out: &mut [u8]) -> Result<usize, f64> {
+        Ok(put(out, non_finite_token(value, self.allow_nan)?))
+    }
+}
+
+/// Copies `text` to the front of `out`, returning its length.
+#[inline]
+pub fn put(out: &mut [u8], text: &str) -> usize {
+    let text = text.as_bytes();
+    let length = text.len();
+    // Two copies of a fixed size that overlap, which compile to a few moves: a copy of a
+    // length known only at run time is a call to memcpy, which cost a third of the time
+    // of writing a list of float32.
+    macro_rules! copy {
+        ($size:literal) => {{
+            out[..$size].copy_from_slice(&text[..$size]);
+            out[length - $size..length].copy_from_slice(&text[length - $size..]);
+        }};
+    }
+    match length {
+        0..=3 => out[..length].copy_from_slice(text),
+        4..=7 => copy!(4),
+        8..=15 => copy!(8),
+        16..=31 => copy!(16),
+        _ => out[..length].copy_from_slice(text),
+    }
+    length
 }
 
 /// The float64 nearest the shortest decimal that reads back (through float64, as numpy

@@ -12,7 +12,7 @@ use crate::codec::io::AlignedBuf;
 
 /// What a worker does to a chunk: transforms `input` into the front of `output` and returns
 /// the length written, or `None` if it cannot (the caller then handles the chunk itself).
-pub type Work = fn(input: &[u8], output: &mut [u8]) -> Option<usize>;
+pub type Work = Arc<dyn Fn(&[u8], &mut [u8]) -> Option<usize> + Send + Sync>;
 
 /// A chunk and where its result goes.
 pub struct Chunk {
@@ -46,13 +46,18 @@ impl Ticket {
 }
 
 impl Pool {
-    pub fn new(threads: NonZeroUsize, work: Work) -> Pool {
+    pub fn new(
+        threads: NonZeroUsize,
+        work: impl Fn(&[u8], &mut [u8]) -> Option<usize> + Send + Sync + 'static,
+    ) -> Pool {
         let (jobs, queue) = mpsc::channel::<Job>();
         let queue = Arc::new(Mutex::new(queue));
+        let work: Work = Arc::new(work);
         let workers = (0..threads.get())
             .map(|_| {
                 let queue = Arc::clone(&queue);
-                thread::spawn(move || serve(&queue, work))
+                let work = Arc::clone(&work);
+                thread::spawn(move || serve(&queue, &work))
             })
             .collect();
         Pool {
@@ -99,7 +104,7 @@ impl Drop for Pool {
     }
 }
 
-fn serve(queue: &Mutex<mpsc::Receiver<Job>>, work: Work) {
+fn serve(queue: &Mutex<mpsc::Receiver<Job>>, work: &Work) {
     loop {
         let job = {
             let queue = queue.lock().unwrap_or_else(PoisonError::into_inner);

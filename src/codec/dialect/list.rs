@@ -2,17 +2,20 @@
 //! dialects (KServe `data`, json-tricks `__ndarray__`, TF Serving `instances`). Reading infers
 //! the dtype as numpy would, unless told; writing streams the elements.
 
+use std::collections::VecDeque;
 use std::io::{BufRead, Cursor, Read, Write};
+use std::num::NonZeroUsize;
 
 use serde_json::Value;
 
 use crate::codec::dialect::{fields, path, Plan, ReadOptions, WriteOptions};
 use crate::codec::dtype::Dtype;
-use crate::codec::io::{read_full, AlignedReader};
+use crate::codec::io::{read_full, AlignedBuf, AlignedReader};
 use crate::codec::json;
 use crate::codec::layout::{self, Arrangement};
 use crate::codec::model::{Item, Tensor, TensorHeader};
-use crate::codec::numbers::{float16_bits, write_float, NON_FINITE};
+use crate::codec::numbers::{float16_bits, put, FloatText, FLOAT_ROOM, NON_FINITE};
+use crate::codec::pool::{Chunk, Pool};
 use crate::error::{Error, Result};
 
 pub const LOOKS_FOR: &str = "a list of numbers";
@@ -394,8 +397,10 @@ pub fn write_values(
         reader: AlignedReader::with_capacity(1 << 16, tensor),
         dtype,
         allow_nan: options.allow_nan,
+        threads: options.list_threads(),
         index: 0,
-        text: Vec::with_capacity(TEXT_BATCH + 64),
+        text: AlignedBuf::new(TEXT_BATCH + element_room(dtype)),
+        filled: 0,
         out,
     };
     elements.write_dim(&shape)?;
@@ -408,13 +413,19 @@ pub fn write_values(
 
 /// Text gathered before it is written: one write per 64 KiB, not several per element.
 const TEXT_BATCH: usize = 64 << 10;
+/// Elements in a chunk formatted on another thread.
+const CHUNK_ELEMENTS: usize = 32 << 10;
 
 struct Elements<'t, 'a, 'o> {
     reader: AlignedReader<&'t mut Tensor<'a>>,
     dtype: Dtype,
     allow_nan: bool,
+    /// Threads formatting a long row.
+    threads: NonZeroUsize,
     index: u64,
-    text: Vec<u8>,
+    /// Room for [`TEXT_BATCH`] bytes and one element more, of which `filled` are written.
+    text: AlignedBuf,
+    filled: usize,
     out: &'o mut dyn Write,
 }
 
@@ -423,40 +434,55 @@ impl Elements<'_, '_, '_> {
         let Some((&length, inner)) = shape.split_first() else {
             return self.write_next();
         };
+        self.push(b'[')?;
         if inner.is_empty() {
-            self.text.push(b'[');
             self.write_row(length)?;
-            self.text.push(b']');
-            return Ok(());
-        }
-        self.text.push(b'[');
-        for index in 0..length {
-            if index > 0 {
-                self.text.push(b',');
+        } else {
+            for index in 0..length {
+                if index > 0 {
+                    self.push(b',')?;
+                }
+                self.write_dim(inner)?;
             }
-            self.write_dim(inner)?;
         }
-        self.text.push(b']');
+        self.push(b']')
+    }
+
+    fn push(&mut self, byte: u8) -> Result<()> {
+        if self.filled == self.text.len() {
+            self.flush()?;
+        }
+        self.text[self.filled] = byte;
+        self.filled += 1;
         Ok(())
     }
 
     fn flush(&mut self) -> Result<()> {
-        self.out.write_all(&self.text)?;
-        self.text.clear();
+        self.out.write_all(&self.text[..self.filled])?;
+        self.filled = 0;
         Ok(())
     }
 
-    /// `length` elements, comma-separated: formatted straight from the reader's buffer, a
-    /// buffer at a time, where a row is long (a flat KServe `data`, most often).
+    /// `length` elements, comma-separated: formatted straight from the reader's buffer, as
+    /// many at once as the text has room for, or on other threads where the row is long
+    /// (a flat KServe `data`, most often).
     fn write_row(&mut self, length: usize) -> Result<()> {
+        if self.threads.get() > 1 && length >= 2 * CHUNK_ELEMENTS {
+            return self.write_row_in_parallel(length);
+        }
         let size = self.dtype.itemsize();
+        let room = element_room(self.dtype);
         let mut left = length;
         while left > 0 {
             if left < length {
-                self.text.push(b',');
+                self.push(b',')?;
             }
+            if self.text.len() - self.filled < room {
+                self.flush()?;
+            }
+            let fits = (self.text.len() - self.filled) / room;
             let buffer = self.reader.fill_buf()?;
-            let count = (buffer.len() / size).min(left);
+            let count = (buffer.len() / size).min(left).min(fits);
             if count == 0 {
                 // An element cut at the buffer's end, or the end of the data (which
                 // `read_exact` reports).
@@ -464,63 +490,126 @@ impl Elements<'_, '_, '_> {
                 left -= 1;
                 continue;
             }
-            for (at, element) in buffer[..count * size].chunks_exact(size).enumerate() {
-                if at > 0 {
-                    self.text.push(b',');
-                }
-                write_element(
-                    &mut self.text,
-                    element,
-                    self.dtype,
-                    self.allow_nan,
-                    self.index,
-                )?;
-                self.index += 1;
-                if self.text.len() >= TEXT_BATCH {
-                    self.out.write_all(&self.text)?;
-                    self.text.clear();
-                }
-            }
+            let text = &mut self.text[self.filled..];
+            let written =
+                format_elements(&buffer[..count * size], self.dtype, self.allow_nan, text)
+                    .map_err(|(at, value)| non_finite(self.index + at as u64, value))?;
+            self.filled += written;
+            self.index += count as u64;
             self.reader.consume(count * size);
             left -= count;
         }
         Ok(())
     }
 
+    /// [`Self::write_row`] with the formatting done by a pool of threads, a chunk each,
+    /// while this one reads the elements and writes the text in order.
+    fn write_row_in_parallel(&mut self, length: usize) -> Result<()> {
+        self.flush()?;
+        let (dtype, allow_nan) = (self.dtype, self.allow_nan);
+        let pool = Pool::new(self.threads, move |input, output| {
+            format_elements(input, dtype, allow_nan, output).ok()
+        });
+        let size = dtype.itemsize();
+        let mut pending = VecDeque::new();
+        let mut spare: Vec<Chunk> = Vec::new();
+        let mut left = length;
+        let mut first = true;
+        while left > 0 || !pending.is_empty() {
+            if left > 0 && pending.len() < 2 * pool.threads() {
+                let count = left.min(CHUNK_ELEMENTS);
+                let mut chunk = spare.pop().unwrap_or_else(|| {
+                    Chunk::new(CHUNK_ELEMENTS * size, CHUNK_ELEMENTS * element_room(dtype))
+                });
+                self.reader.read_exact(&mut chunk.input[..count * size])?;
+                chunk.filled = count * size;
+                pending.push_back(pool.submit(chunk));
+                left -= count;
+                continue;
+            }
+            let chunk = pending.pop_front().expect("a chunk is pending").wait();
+            self.write_chunk(&chunk, first)?;
+            first = false;
+            spare.push(chunk);
+        }
+        Ok(())
+    }
+
+    /// A formatted chunk's text, or the error its elements hold, which its worker left to
+    /// be found here.
+    fn write_chunk(&mut self, chunk: &Chunk, first: bool) -> Result<()> {
+        let data = &chunk.input[..chunk.filled];
+        let Some(length) = chunk.produced else {
+            let mut text = vec![0; data.len() / self.dtype.itemsize() * element_room(self.dtype)];
+            let (at, value) = format_elements(data, self.dtype, self.allow_nan, &mut text)
+                .expect_err("a worker found an element it could not write");
+            return Err(non_finite(self.index + at as u64, value));
+        };
+        if !first {
+            self.out.write_all(b",")?;
+        }
+        self.out.write_all(&chunk.output[..length])?;
+        self.index += (data.len() / self.dtype.itemsize()) as u64;
+        Ok(())
+    }
+
     fn write_next(&mut self) -> Result<()> {
-        if self.text.len() >= TEXT_BATCH {
+        if self.text.len() - self.filled < element_room(self.dtype) {
             self.flush()?;
         }
         let mut buffer = [0u8; 8];
         let element = &mut buffer[..self.dtype.itemsize()];
         self.reader.read_exact(element)?;
-        let index = self.index;
+        let text = &mut self.text[self.filled..];
+        self.filled += format_elements(element, self.dtype, self.allow_nan, text)
+            .map_err(|(_, value)| non_finite(self.index, value))?;
         self.index += 1;
-        write_element(&mut self.text, element, self.dtype, self.allow_nan, index)
+        Ok(())
     }
 }
 
-/// Appends one element's text: integers and booleans as Python writes them, floats as their
-/// shortest round-trip decimal.
-fn write_element(
-    text: &mut Vec<u8>,
-    element: &[u8],
+/// The most bytes one element's text takes, with a comma after it.
+fn element_room(dtype: Dtype) -> usize {
+    let text = match dtype {
+        Dtype::Bool => "false".len(),
+        Dtype::Int8
+        | Dtype::Int16
+        | Dtype::Int32
+        | Dtype::Int64
+        | Dtype::Uint8
+        | Dtype::Uint16
+        | Dtype::Uint32
+        | Dtype::Uint64 => i64::MIN.to_string().len(),
+        Dtype::Float16 | Dtype::Float32 | Dtype::Float64 => FLOAT_ROOM,
+        // Never written as numbers ([`write_values`] refuses them); room for a pair.
+        Dtype::Complex64 | Dtype::Complex128 => 2 * FLOAT_ROOM + 3,
+    };
+    text + 1
+}
+
+/// Writes the text of the elements of `dtype` in `data`, comma-separated, to the front of
+/// `out`, which has [`element_room`] bytes for each: integers and booleans as Python writes
+/// them, floats as their shortest round-trip decimal. Returns the length written, or the
+/// position and value of a NaN or infinity that `allow_nan` does not let be written.
+fn format_elements(
+    data: &[u8],
     dtype: Dtype,
     allow_nan: bool,
-    index: u64,
-) -> Result<()> {
+    out: &mut [u8],
+) -> std::result::Result<usize, (usize, f64)> {
     let mut integers = itoa::Buffer::new();
+    let mut floats = FloatText::new(allow_nan);
     macro_rules! int {
-        ($t:ty) => {{
-            let value = <$t>::from_le_bytes(element.try_into().expect("itemsize"));
-            text.extend_from_slice(integers.format(value).as_bytes());
-        }};
+        ($t:ty) => {
+            each(data, out, |element, out| {
+                Ok(put(out, integers.format(<$t>::from_le_bytes(element))))
+            })
+        };
     }
     match dtype {
-        Dtype::Bool => {
-            let word: &[u8] = if element[0] != 0 { b"true" } else { b"false" };
-            text.extend_from_slice(word);
-        }
+        Dtype::Bool => each(data, out, |[byte]: [u8; 1], out| {
+            Ok(put(out, if byte != 0 { "true" } else { "false" }))
+        }),
         Dtype::Int8 => int!(i8),
         Dtype::Int16 => int!(i16),
         Dtype::Int32 => int!(i32),
@@ -529,12 +618,29 @@ fn write_element(
         Dtype::Uint16 => int!(u16),
         Dtype::Uint32 => int!(u32),
         Dtype::Uint64 => int!(u64),
-        Dtype::Float16 | Dtype::Float32 | Dtype::Float64 => {
-            write_float(text, element, allow_nan).map_err(|value| non_finite(index, value))?;
-        }
+        Dtype::Float16 => each(data, out, |e, out| floats.f16(u16::from_le_bytes(e), out)),
+        Dtype::Float32 => each(data, out, |e, out| floats.f32(f32::from_le_bytes(e), out)),
+        Dtype::Float64 => each(data, out, |e, out| floats.f64(f64::from_le_bytes(e), out)),
         Dtype::Complex64 | Dtype::Complex128 => unreachable!("refused before writing"),
     }
-    Ok(())
+}
+
+/// Runs `text_of` over each `N`-byte element of `data`, the texts comma-separated in `out`.
+fn each<const N: usize>(
+    data: &[u8],
+    out: &mut [u8],
+    mut text_of: impl FnMut([u8; N], &mut [u8]) -> std::result::Result<usize, f64>,
+) -> std::result::Result<usize, (usize, f64)> {
+    let mut at = 0;
+    for (index, element) in data.chunks_exact(N).enumerate() {
+        if index > 0 {
+            out[at] = b',';
+            at += 1;
+        }
+        let element = element.try_into().expect("N bytes");
+        at += text_of(element, &mut out[at..]).map_err(|value| (index, value))?;
+    }
+    Ok(at)
 }
 
 fn non_finite(index: u64, value: f64) -> Error {
@@ -578,6 +684,63 @@ mod tests {
         let mut out = Vec::new();
         write_values(tensor, &mut out, nested, &WriteOptions::default())?;
         Ok(String::from_utf8(out).unwrap())
+    }
+
+    fn written(values: &[u8], dtype: Dtype, shape: Vec<u64>, threads: usize) -> Result<String> {
+        let header = TensorHeader::new(dtype, shape).unwrap();
+        let mut tensor = Tensor::new(header, Box::new(Trickle(Cursor::new(values.to_vec()))));
+        let options = WriteOptions {
+            threads: NonZeroUsize::new(threads),
+            ..WriteOptions::default()
+        };
+        let mut out = Vec::new();
+        write_values(&mut tensor, &mut out, true, &options)?;
+        Ok(String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn long_rows_written_on_several_threads_are_the_text_of_one() {
+        // Rows long enough to be cut into chunks, of a length no chunk size divides.
+        let count = 5 * CHUNK_ELEMENTS + 77;
+        let floats: Vec<u8> = (0..count)
+            .flat_map(|i| ((i as f32 * 0.37).sin() * 1e5).to_le_bytes())
+            .collect();
+        let one = written(&floats, Dtype::Float32, vec![count as u64], 1).unwrap();
+        let read: Vec<f32> = serde_json::from_str(&one).unwrap();
+        let read: Vec<u8> = read.iter().flat_map(|v| v.to_le_bytes()).collect();
+        assert!(read == floats, "the text reads back as other values");
+        for threads in [2, 3] {
+            assert_eq!(
+                written(&floats, Dtype::Float32, vec![count as u64], threads).unwrap(),
+                one
+            );
+        }
+        let integers: Vec<u8> = (0..2 * count as i64)
+            .flat_map(|i| (i * -7919).to_le_bytes())
+            .collect();
+        let shape = vec![2, count as u64];
+        let expected = written(&integers, Dtype::Int64, shape.clone(), 1).unwrap();
+        assert_eq!(
+            written(&integers, Dtype::Int64, shape, 2).unwrap(),
+            expected
+        );
+        assert!(expected.starts_with("[[0,-7919,"), "{}", &expected[..20]);
+    }
+
+    #[test]
+    fn a_nan_in_a_long_row_is_refused_at_its_index_on_any_number_of_threads() {
+        let count = 4 * CHUNK_ELEMENTS;
+        let at = 3 * CHUNK_ELEMENTS + 5;
+        let mut values = vec![1.5f64; count];
+        values[at] = f64::NAN;
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        for threads in [1, 2] {
+            let error = written(&bytes, Dtype::Float64, vec![count as u64], threads).unwrap_err();
+            assert!(
+                error.to_string().contains(&format!("element {at} is NaN")),
+                "{error}"
+            );
+        }
     }
 
     #[test]

@@ -5,8 +5,8 @@ use std::num::NonZeroUsize;
 
 use serde_json::Value;
 
-use crate::codec::b64;
 use crate::codec::dialect::Compression;
+use crate::codec::{b64, zlib};
 use crate::error::Result;
 
 /// How to write a document.
@@ -32,6 +32,12 @@ impl WriteOptions {
     /// Threads encoding base64: as asked, or [`b64::default_threads`].
     pub fn base64_threads(&self) -> NonZeroUsize {
         self.threads.unwrap_or_else(b64::default_threads)
+    }
+
+    /// Threads writing a long list of numbers: as asked, or every core, since formatting
+    /// numbers costs far more than reading them or writing their text.
+    pub fn list_threads(&self) -> NonZeroUsize {
+        self.threads.unwrap_or_else(zlib::default_threads)
     }
 }
 
