@@ -8,13 +8,14 @@ use std::num::NonZeroUsize;
 
 use serde_json::Value;
 
+use crate::codec::dialect::scalar::{self, Scalar};
 use crate::codec::dialect::{fields, path, Plan, ReadOptions, WriteOptions};
 use crate::codec::dtype::Dtype;
 use crate::codec::io::{read_full, AlignedBuf, AlignedReader};
 use crate::codec::json;
 use crate::codec::layout::{self, Arrangement};
 use crate::codec::model::{Item, Tensor, TensorHeader};
-use crate::codec::numbers::{float16_bits, put, FloatText, FLOAT_ROOM, NON_FINITE};
+use crate::codec::numbers::{put, FloatText, FLOAT_ROOM, NON_FINITE};
 use crate::codec::pool::{Chunk, Pool};
 use crate::error::{Error, Result};
 
@@ -235,7 +236,10 @@ pub fn to_arranged_tensor(
 
 pub(crate) fn does_not_fit(field: &str, index: u64, element: &Value, dtype: Dtype) -> Error {
     let reason = match integer_range(dtype) {
-        Some((min, max)) if integer_of(element).is_some() || big_integer(element).is_some() => {
+        Some((min, max))
+            if scalar_of(element).and_then(Scalar::integer).is_some()
+                || big_integer(element).is_some() =>
+        {
             format!("is outside the range of {dtype}, {min} to {max}")
         }
         _ => format!("cannot be read as {dtype}"),
@@ -274,74 +278,31 @@ fn big_integer(value: &Value) -> Option<&str> {
     value.as_str()?.strip_prefix(json::BIG_INTEGER)
 }
 
-/// An integer element: JSON integers (exactly, however large), booleans as 0/1, and floats
-/// with no fraction.
-fn integer_of(value: &Value) -> Option<i128> {
+/// The element a JSON value holds, as Python's `json` read it: integers exactly however
+/// large (past i128, as the float they round to), booleans as 0 and 1, NaN and the
+/// infinities as their tokens, complex numbers as json-tricks and jsonpickle write them.
+pub(crate) fn scalar_of(value: &Value) -> Option<Scalar> {
     if let Some(digits) = big_integer(value) {
-        return digits.parse().ok();
+        return Some(match digits.parse() {
+            Ok(integer) => Scalar::Int(integer),
+            Err(_) => Scalar::Real(digits.parse().ok()?),
+        });
     }
     match value {
-        Value::Bool(flag) => Some(*flag as i128),
-        Value::Number(number) => {
-            if let Some(integer) = number.as_i64() {
-                return Some(integer as i128);
-            }
-            if let Some(integer) = number.as_u64() {
-                return Some(integer as i128);
-            }
-            let float = number.as_f64()?;
-            (float.fract() == 0.0 && float.abs() < 1e20).then_some(float as i128)
-        }
-        _ => None,
+        Value::Bool(flag) => Some(Scalar::Int(i128::from(*flag))),
+        Value::Number(number) => match (number.as_i64(), number.as_u64()) {
+            (Some(integer), _) => Some(Scalar::Int(integer.into())),
+            (None, Some(integer)) => Some(Scalar::Int(integer.into())),
+            (None, None) => number.as_f64().map(Scalar::Real),
+        },
+        Value::String(_) => float_of(value).map(Scalar::Real),
+        Value::Object(_) => complex_parts(value).map(|(re, im)| Scalar::Complex(re, im)),
+        Value::Null | Value::Array(_) => None,
     }
 }
 
 pub(crate) fn push_element(bytes: &mut Vec<u8>, value: &Value, dtype: Dtype) -> Option<()> {
-    macro_rules! int {
-        ($t:ty) => {
-            bytes.extend_from_slice(&<$t>::try_from(integer_of(value)?).ok()?.to_le_bytes())
-        };
-    }
-    match dtype {
-        Dtype::Bool => match integer_of(value)? {
-            0 => bytes.push(0),
-            1 => bytes.push(1),
-            _ => return None,
-        },
-        Dtype::Int8 => int!(i8),
-        Dtype::Int16 => int!(i16),
-        Dtype::Int32 => int!(i32),
-        Dtype::Int64 => int!(i64),
-        Dtype::Uint8 => int!(u8),
-        Dtype::Uint16 => int!(u16),
-        Dtype::Uint32 => int!(u32),
-        Dtype::Uint64 => int!(u64),
-        Dtype::Float16 => bytes.extend_from_slice(&float16_bits(real_of(value)?).to_le_bytes()),
-        Dtype::Float32 => bytes.extend_from_slice(&(real_of(value)? as f32).to_le_bytes()),
-        Dtype::Float64 => bytes.extend_from_slice(&real_of(value)?.to_le_bytes()),
-        Dtype::Complex64 => {
-            let (re, im) = complex_of(value)?;
-            bytes.extend_from_slice(&(re as f32).to_le_bytes());
-            bytes.extend_from_slice(&(im as f32).to_le_bytes());
-        }
-        Dtype::Complex128 => {
-            let (re, im) = complex_of(value)?;
-            bytes.extend_from_slice(&re.to_le_bytes());
-            bytes.extend_from_slice(&im.to_le_bytes());
-        }
-    }
-    Some(())
-}
-
-fn real_of(value: &Value) -> Option<f64> {
-    match value {
-        Value::Bool(flag) => Some(*flag as u8 as f64),
-        other => float_of(other),
-    }
-}
-
-fn complex_of(value: &Value) -> Option<(f64, f64)> {
-    complex_parts(value).or_else(|| Some((real_of(value)?, 0.0)))
+    scalar::push(bytes, scalar_of(value)?, dtype)
 }
 
 /// Replaces `null` elements with NaN (as the `NaN` token reads), for dialects that write NaN

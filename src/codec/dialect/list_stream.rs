@@ -7,7 +7,7 @@ use std::io::{self, BufRead, Read};
 
 use serde_json::Value;
 
-use crate::codec::dialect::{list, plain};
+use crate::codec::dialect::{list, plain, scalar};
 use crate::codec::dtype::Dtype;
 use crate::codec::io::Payload;
 use crate::codec::json;
@@ -315,7 +315,8 @@ impl Converted {
     /// reads it (and as the survey would have refused it).
     fn convert(&mut self, token: &[u8]) -> Result<()> {
         let (dtype, bytes) = (self.dtype, &mut self.bytes);
-        let fast = plain::classify(token).and_then(|number| plain::push(bytes, number, dtype));
+        let fast =
+            plain::classify(token).and_then(|number| scalar::push(bytes, number.scalar(), dtype));
         if fast.is_none() {
             let value = scalar(token, self.null_is_nan)?;
             list::leaf_kind(&value, &self.field)?;

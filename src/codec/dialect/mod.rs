@@ -21,6 +21,7 @@ pub mod npy_base64;
 pub mod open;
 pub mod openai;
 pub mod plain;
+pub mod scalar;
 pub mod shaped;
 pub mod tf_serving;
 mod writer;

@@ -3,8 +3,8 @@
 //! text that is not JSON) is left to the general reader ([`super::list`]), which gives the
 //! same values and every error message; this is only its fast lane.
 
+use crate::codec::dialect::scalar::Scalar;
 use crate::codec::dtype::Dtype;
-use crate::codec::numbers::float16_bits;
 
 /// What a plain token is, as Python's `json` reads it.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -182,78 +182,20 @@ pub fn kind(plain: Plain) -> Dtype {
     }
 }
 
-/// Appends the element a plain token holds as `dtype`, as [`super::list::push_element`]
-/// does; `None` where that needs the general reader (a float to an integer dtype, an
-/// integer out of range: it gives the error).
-pub fn push(bytes: &mut Vec<u8>, number: Number, dtype: Dtype) -> Option<()> {
-    let real = match number.kind {
-        Plain::Int(integer) => return push_integer(bytes, integer, dtype),
-        Plain::Float => float_value(&number),
-    };
-    match dtype {
-        Dtype::Float16 => bytes.extend_from_slice(&float16_bits(real).to_le_bytes()),
-        // Through f64 first, as numpy converts a Python float: rounded twice, like it.
-        Dtype::Float32 => bytes.extend_from_slice(&(real as f32).to_le_bytes()),
-        Dtype::Float64 => bytes.extend_from_slice(&real.to_le_bytes()),
-        Dtype::Complex64 => push_complex64(bytes, real),
-        Dtype::Complex128 => push_complex128(bytes, real),
-        Dtype::Bool
-        | Dtype::Int8
-        | Dtype::Int16
-        | Dtype::Int32
-        | Dtype::Int64
-        | Dtype::Uint8
-        | Dtype::Uint16
-        | Dtype::Uint32
-        | Dtype::Uint64 => return None,
+impl Number<'_> {
+    /// The element the token holds, as Python's `json` reads it.
+    pub fn scalar(&self) -> Scalar {
+        match self.kind {
+            Plain::Int(integer) => Scalar::Int(integer.into()),
+            Plain::Float => Scalar::Real(float_value(self)),
+        }
     }
-    Some(())
-}
-
-fn push_integer(bytes: &mut Vec<u8>, integer: i64, dtype: Dtype) -> Option<()> {
-    macro_rules! int {
-        ($t:ty) => {
-            bytes.extend_from_slice(&<$t>::try_from(integer).ok()?.to_le_bytes())
-        };
-    }
-    // An integer becomes a float as numpy converts a Python int: correctly rounded to f64.
-    let real = integer as f64;
-    match dtype {
-        Dtype::Bool => match integer {
-            0 | 1 => bytes.push(integer as u8),
-            _ => return None,
-        },
-        Dtype::Int8 => int!(i8),
-        Dtype::Int16 => int!(i16),
-        Dtype::Int32 => int!(i32),
-        Dtype::Int64 => int!(i64),
-        Dtype::Uint8 => int!(u8),
-        Dtype::Uint16 => int!(u16),
-        Dtype::Uint32 => int!(u32),
-        Dtype::Uint64 => int!(u64),
-        Dtype::Float16 => bytes.extend_from_slice(&float16_bits(real).to_le_bytes()),
-        Dtype::Float32 => bytes.extend_from_slice(&(real as f32).to_le_bytes()),
-        Dtype::Float64 => bytes.extend_from_slice(&real.to_le_bytes()),
-        Dtype::Complex64 => push_complex64(bytes, real),
-        Dtype::Complex128 => push_complex128(bytes, real),
-    }
-    Some(())
-}
-
-fn push_complex64(bytes: &mut Vec<u8>, real: f64) {
-    bytes.extend_from_slice(&(real as f32).to_le_bytes());
-    bytes.extend_from_slice(&0f32.to_le_bytes());
-}
-
-fn push_complex128(bytes: &mut Vec<u8>, real: f64) {
-    bytes.extend_from_slice(&real.to_le_bytes());
-    bytes.extend_from_slice(&0f64.to_le_bytes());
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::dialect::list;
+    use crate::codec::dialect::{list, scalar};
     use crate::codec::json;
 
     #[test]
@@ -336,7 +278,7 @@ mod tests {
     fn pushed(token: &str, dtype: Dtype) -> Vec<u8> {
         let number = classify(token.as_bytes()).expect("plain");
         let mut bytes = Vec::new();
-        push(&mut bytes, number, dtype).expect("fits");
+        scalar::push(&mut bytes, number.scalar(), dtype).expect("fits");
         bytes
     }
 
@@ -449,7 +391,7 @@ mod tests {
             );
             for dtype in dtypes {
                 let mut fast = Vec::new();
-                match push(&mut fast, number, dtype) {
+                match scalar::push(&mut fast, number.scalar(), dtype) {
                     Some(()) => assert_eq!(Some(fast), general(token, dtype), "{token} {dtype}"),
                     // Left to the general reader: only where it refuses or reads a float as
                     // an integer.
