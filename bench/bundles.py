@@ -24,22 +24,15 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import BenchError, log, reexec_under, venv_python
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 MiB = 1 << 20
-REEXEC_ENV = "TENSORJSON_BENCH_REEXEC"
 
 # The issue's targets (issue 11 item 5).
 TARGET_RATIO = 0.5  # tensorjson / coreutils base64 of the same bytes, rows 1-2
 TARGET_RSS_MIB = 16.0  # peak RSS of every tensorjson run
-
-
-class BenchError(Exception):
-    """A command failed or an output was wrong: the numbers cannot be trusted."""
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -111,32 +104,7 @@ PYTHON_WAY = {f.__name__.removeprefix("py_"): f for f in (
 
 
 # --------------------------------------------------------------------------------------------
-# Setup: the venv python, the binary
-
-
-def venv_python() -> str:
-    """The project venv's python (created if missing) as scripts/python-venv.sh prints it."""
-    r = subprocess.run(["bash", str(ROOT / "scripts" / "python-venv.sh")],
-                       stdout=subprocess.PIPE, text=True)
-    if r.returncode != 0 or not r.stdout.strip():
-        raise BenchError(f"scripts/python-venv.sh failed (exit {r.returncode})")
-    return r.stdout.strip().splitlines()[-1]
-
-
-def reexec_under(vpy: str) -> None:
-    """Re-run this script under the venv python unless this one already has what we need."""
-    try:
-        import json_numpy  # noqa: F401
-        import numpy  # noqa: F401
-        import safetensors.numpy  # noqa: F401
-        return
-    except ImportError:
-        pass
-    if os.environ.get(REEXEC_ENV):
-        raise BenchError(f"numpy, safetensors or json-numpy is missing even in {vpy}")
-    log(f"re-running under {vpy}")
-    os.environ[REEXEC_ENV] = "1"
-    os.execv(vpy, [vpy, str(Path(__file__).resolve()), *sys.argv[1:]])
+# Setup: the binary
 
 
 def build_binary() -> str:
@@ -575,7 +543,7 @@ def main(argv: list) -> int:
         p.error("sizes must be positive and --size-mib of float32 must split into --tensors")
 
     vpy = venv_python()
-    reexec_under(vpy)
+    reexec_under(vpy, ("json_numpy", "numpy", "safetensors.numpy"))
     tj = str(Path(a.binary).resolve()) if a.binary else build_binary()
     for tool in (TIME, "base64"):
         if not shutil.which(tool):

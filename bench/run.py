@@ -30,11 +30,12 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from common import BenchError, log, reexec_under, venv_python
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 PY_REFERENCE = HERE / "py_reference.py"
 MiB = 1 << 20
-REEXEC_ENV = "TENSORJSON_BENCH_REEXEC"
 
 # The issue's targets (issue 4), as ratios measured in the same run.
 TARGET_ENCODE_RATIO = 0.4  # tensorjson encode / `base64 -w0`
@@ -43,14 +44,6 @@ TARGET_RSS_MIB = 16.0
 # Issue 10 item 1: KServe number lists, tensorjson / orjson (`orjson.dumps`, `orjson.loads` +
 # `numpy.array`).
 TARGET_KSERVE_RATIO = 0.5
-
-
-class BenchError(Exception):
-    """A command failed or an output was wrong: the benchmark's results cannot be trusted."""
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -88,30 +81,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if a.repeat < 1 or a.startup_runs < 1:
         p.error("--repeat and --startup-runs must be at least 1")
     return a
-
-
-def venv_python() -> str:
-    """The project venv's python (created if missing) via scripts/python-venv.sh."""
-    r = subprocess.run(["bash", str(ROOT / "scripts" / "python-venv.sh")],
-                       stdout=subprocess.PIPE, text=True)
-    if r.returncode != 0 or not r.stdout.strip():
-        raise BenchError(f"scripts/python-venv.sh failed (exit {r.returncode})")
-    return r.stdout.strip().splitlines()[-1]
-
-
-def ensure_numpy(vpy: str) -> None:
-    """Re-exec this script under the venv's python when the current one has no numpy."""
-    try:
-        import numpy  # noqa: F401
-        return
-    except ImportError:
-        pass
-    if os.environ.get(REEXEC_ENV):
-        raise BenchError(f"numpy is missing even in the venv python {vpy}")
-    log(f"numpy not importable in {sys.executable}; re-running under {vpy}")
-    os.environ[REEXEC_ENV] = "1"
-    sys.stdout.flush()
-    os.execv(vpy, [vpy, str(Path(__file__).resolve()), *sys.argv[1:]])
 
 
 def build_binary() -> str:
@@ -1313,7 +1282,7 @@ def to_json(res: dict, info: dict, meter: Meter, start: dict, skipped: dict, tar
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     vpy = venv_python()
-    ensure_numpy(vpy)
+    reexec_under(vpy, ("numpy",))
     tj = str(Path(args.binary).resolve()) if args.binary else build_binary()
     if not os.access(tj, os.X_OK):
         raise BenchError(f"not an executable: {tj}")

@@ -10,188 +10,15 @@
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use tempfile::TempDir;
 
-const BIN: &str = env!("CARGO_BIN_EXE_tensorjson");
-
-/// What an output file holds before a run that must not touch it.
-const SENTINEL: &[u8] = b"an earlier output that a failed run must leave alone\n";
-
-/// Runs `BIN "$@"` after the shell commands in `setup` (for `ulimit`, `umask`, `>&-`).
-const SHELL_EXEC: &str = "exec \"$0\" \"$@\"";
-
-// ---------------------------------------------------------------------------------------
-// Helpers (the few of tests/failures.rs that these tests need)
-// ---------------------------------------------------------------------------------------
-
-/// A scratch directory in which the binary runs.
-struct Scratch {
-    dir: TempDir,
-}
-
-/// What a finished run left.
-struct Run {
-    code: Option<i32>,
-    stdout: Vec<u8>,
-    stderr: String,
-}
-
-impl Scratch {
-    fn new() -> Self {
-        Scratch {
-            dir: tempfile::Builder::new()
-                .prefix("tensorjson-process-")
-                .tempdir()
-                .expect("scratch directory"),
-        }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn write(&self, name: &str, bytes: &[u8]) {
-        fs::write(self.path(name), bytes).unwrap();
-    }
-
-    fn read(&self, name: &str) -> Vec<u8> {
-        fs::read(self.path(name)).unwrap()
-    }
-
-    fn exists(&self, name: &str) -> bool {
-        self.path(name).symlink_metadata().is_ok()
-    }
-
-    fn command(&self, program: &str) -> Command {
-        let mut command = Command::new(program);
-        command
-            .current_dir(self.dir.path())
-            .env("RUST_BACKTRACE", "0")
-            .stdin(Stdio::null());
-        command
-    }
-
-    /// Runs the binary with `args` in the scratch directory.
-    fn run(&self, args: &[&str]) -> Run {
-        let mut command = self.command(BIN);
-        command.args(args);
-        finish(command)
-    }
-
-    /// Runs the binary with `args` from `sh -c "SETUP; exec BIN ARGS"`.
-    fn run_after(&self, setup: &str, args: &[&str]) -> Run {
-        let mut command = self.command("sh");
-        command
-            .arg("-c")
-            .arg(format!("{setup}; {SHELL_EXEC}"))
-            .arg(BIN)
-            .args(args);
-        finish(command)
-    }
-
-    /// Temporary output files left anywhere under the scratch directory.
-    fn stray_temporaries(&self) -> Vec<PathBuf> {
-        let mut found = Vec::new();
-        let mut pending = vec![self.dir.path().to_path_buf()];
-        while let Some(dir) = pending.pop() {
-            let Ok(entries) = fs::read_dir(&dir) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                let path = entry.path();
-                if name.starts_with(".tensorjson-") && name.ends_with(".tmp") {
-                    found.push(path.clone());
-                }
-                if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
-                    pending.push(path);
-                }
-            }
-        }
-        found
-    }
-
-    fn assert_no_temporaries(&self, context: &str) {
-        let stray = self.stray_temporaries();
-        assert!(
-            stray.is_empty(),
-            "{context}: temporary files left behind: {stray:?}"
-        );
-    }
-}
-
-fn finish(mut command: Command) -> Run {
-    let output = command.output().expect("running tensorjson");
-    Run {
-        code: output.status.code(),
-        stdout: output.stdout,
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
-
-impl Run {
-    /// The rules every failure follows: status, `error:` first, the file named, the
-    /// problem described (every phrase present), no panic, no temporary path named.
-    fn assert_failure(&self, code: i32, names: &str, phrases: &[&str], context: &str) {
-        let stderr = &self.stderr;
-        assert_eq!(
-            self.code,
-            Some(code),
-            "{context}: exit status (killed by a signal if None); stderr:\n{stderr}"
-        );
-        assert!(
-            stderr.starts_with("error:"),
-            "{context}: stderr does not start with `error:`:\n{stderr}"
-        );
-        assert!(
-            !stderr.contains("panicked"),
-            "{context}: the binary panicked:\n{stderr}"
-        );
-        assert!(
-            stderr.contains(names),
-            "{context}: stderr does not name {names:?}:\n{stderr}"
-        );
-        for phrase in phrases {
-            assert!(
-                stderr.contains(phrase),
-                "{context}: stderr does not say {phrase:?}:\n{stderr}"
-            );
-        }
-        assert!(
-            !stderr.contains(".tensorjson-"),
-            "{context}: stderr names a temporary file:\n{stderr}"
-        );
-    }
-
-    fn assert_quiet_success(&self, context: &str) {
-        assert_eq!(self.code, Some(0), "{context}: stderr:\n{}", self.stderr);
-        assert!(
-            self.stderr.is_empty(),
-            "{context}: stderr:\n{}",
-            self.stderr
-        );
-    }
-}
-
-/// An `.npy` file of version 1.0 with a header padded to a multiple of 64 bytes.
-fn npy(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
-    let header = format!("{{'descr': {descr}, 'fortran_order': False, 'shape': {shape}, }}");
-    let mut text = header.into_bytes();
-    let unpadded = 10 + text.len() + 1;
-    text.resize(text.len() + (64 - unpadded % 64) % 64, b' ');
-    text.push(b'\n');
-    let mut file = b"\x93NUMPY\x01\x00".to_vec();
-    file.extend_from_slice(&u16::try_from(text.len()).unwrap().to_le_bytes());
-    file.extend_from_slice(&text);
-    file.extend_from_slice(data);
-    file
-}
+mod common;
+use common::*;
 
 /// A `.npy` file of `bytes` uint8 values, whose JSON is about 4/3 as large.
 fn npy_of_size(bytes: usize) -> Vec<u8> {
@@ -201,7 +28,7 @@ fn npy_of_size(bytes: usize) -> Vec<u8> {
 
 /// What `encode` writes for `input` to standard output.
 fn encoded(scratch: &Scratch, input: &str) -> Vec<u8> {
-    let run = scratch.run(&["encode", input]);
+    let run = scratch.run(&["encode", input], None);
     run.assert_quiet_success(&format!("encode {input}"));
     run.stdout
 }
@@ -298,7 +125,7 @@ fn a_signal_ignored_at_start_stays_ignored() {
         wait $!";
     let mut command = scratch.command("sh");
     command.args(["-c", script, BIN]);
-    finish(command).assert_quiet_success("under trap '' HUP");
+    Run::of(command).assert_quiet_success("under trap '' HUP");
     assert_eq!(scratch.read("out.json"), expected);
 }
 
@@ -360,7 +187,7 @@ fn a_full_disk_on_standard_output_names_it() {
             .unwrap();
         let mut command = scratch.command(BIN);
         command.args(args).stdout(full);
-        let run = finish(command);
+        let run = Run::of(command);
         run.assert_failure(
             1,
             "error: standard output: cannot write: ",
@@ -374,7 +201,7 @@ fn a_full_disk_on_standard_output_names_it() {
 fn a_full_device_given_as_output_is_named() {
     let scratch = Scratch::new();
     scratch.write("x.npy", &npy_of_size(100));
-    let run = scratch.run(&["encode", "x.npy", "-o", "/dev/full"]);
+    let run = scratch.run(&["encode", "x.npy", "-o", "/dev/full"], None);
     run.assert_failure(
         1,
         "error: /dev/full: cannot write: ",
@@ -458,7 +285,7 @@ fn a_dangling_link_gets_its_target_created() {
         ("link.json", "target.json"),
         ("chain.json", "data/deep.json"),
     ] {
-        let run = scratch.run(&["encode", "x.npy", "-o", link]);
+        let run = scratch.run(&["encode", "x.npy", "-o", link], None);
         run.assert_quiet_success(&format!("-o {link}"));
         let kind = fs::symlink_metadata(scratch.path(link))
             .unwrap()
@@ -478,7 +305,7 @@ fn a_link_loop_is_refused() {
     let scratch = Scratch::new();
     scratch.write("x.npy", &npy_of_size(100));
     std::os::unix::fs::symlink("loop.json", scratch.path("loop.json")).unwrap();
-    let run = scratch.run(&["encode", "x.npy", "-o", "loop.json"]);
+    let run = scratch.run(&["encode", "x.npy", "-o", "loop.json"], None);
     run.assert_failure(1, "error: loop.json: cannot create", &[], "link loop");
     assert!(fs::symlink_metadata(scratch.path("loop.json"))
         .unwrap()
@@ -521,7 +348,7 @@ fn an_unusable_tmpdir_is_named() {
     command
         .args(["decode", "-", "-o", "out.npy"])
         .env("TMPDIR", &missing);
-    let run = finish(command);
+    let run = Run::of(command);
     let directory = format!("cannot create a temporary file in {}", missing.display());
     run.assert_failure(
         1,
@@ -539,7 +366,7 @@ fn an_unusable_tmpdir_is_named() {
     command
         .args(["decode", "-", "-o", "out.npy", "--quiet"])
         .env("TMPDIR", &missing);
-    finish(command).assert_quiet_success("TMPDIR present");
+    Run::of(command).assert_quiet_success("TMPDIR present");
     assert_eq!(scratch.read("out.npy").len(), 128 + (3 << 19));
 }
 
@@ -573,7 +400,7 @@ fn a_payload_before_its_keys_is_read_again_from_a_file_input() {
     ] {
         let mut command = scratch.command("sh");
         command.arg("-c").arg(script).arg(BIN).env("TMPDIR", &missing);
-        let run = finish(command);
+        let run = Run::of(command);
         run.assert_quiet_success(script);
         assert!(run.stdout.ends_with(&data), "{script}: wrong data");
         assert_eq!(run.stdout.len(), 128 + data.len(), "{script}");
@@ -622,6 +449,7 @@ fn run_within(scratch: &Scratch, script: &str) -> Run {
         code: child.wait().unwrap().code(),
         stdout,
         stderr,
+        elapsed: started.elapsed(),
     }
 }
 
@@ -656,7 +484,10 @@ fn bad_base64_deep_in_a_payload_is_reported_alike_on_any_number_of_threads() {
     scratch.write("bad.json", &json);
     let mut messages = Vec::new();
     for threads in ["1", "3"] {
-        let run = scratch.run(&["decode", "bad.json", "--to", "npy", "--threads", threads]);
+        let run = scratch.run(
+            &["decode", "bad.json", "--to", "npy", "--threads", threads],
+            None,
+        );
         run.assert_failure(
             1,
             "error: bad.json",

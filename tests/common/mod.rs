@@ -24,6 +24,9 @@ pub const MEMORY_LIMIT_KIB: u64 = 512 * 1024;
 /// Bad inputs must be refused quickly, not after inflating or reading gigabytes.
 pub const FAST: Duration = Duration::from_secs(20);
 
+/// Runs `BIN "$@"` after the shell commands before it (for `ulimit`, `umask`, `>&-`).
+pub const SHELL_EXEC: &str = "exec \"$0\" \"$@\"";
+
 pub fn fixture(relative: &str) -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures")
@@ -83,9 +86,9 @@ impl Scratch {
     /// allocation of what a hostile header declares fails instead of being overcommitted.
     pub fn run_bounded(&self, args: &[&str], stdin: Option<&[u8]>) -> Run {
         let mut command = Command::new("sh");
-        command.arg("-c").arg(format!(
-            "ulimit -v {MEMORY_LIMIT_KIB} && exec \"$0\" \"$@\""
-        ));
+        command
+            .arg("-c")
+            .arg(format!("ulimit -v {MEMORY_LIMIT_KIB} && {SHELL_EXEC}"));
         command.arg(BIN);
         self.run_with(command, args, stdin)
     }
@@ -112,19 +115,33 @@ impl Scratch {
     /// Runs with standard input redirected from a file of the scratch directory (`< name`).
     pub fn run_redirected(&self, args: &[&str], name: &str) -> Run {
         let file = fs::File::open(self.path(name)).unwrap();
-        let start = Instant::now();
-        let output = std::process::Command::new(BIN)
+        let mut command = std::process::Command::new(BIN);
+        command
             .args(args)
             .current_dir(self.dir.path())
-            .stdin(std::process::Stdio::from(file))
-            .output()
-            .unwrap();
-        Run {
-            code: output.status.code(),
-            stdout: output.stdout,
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-            elapsed: start.elapsed(),
-        }
+            .stdin(std::process::Stdio::from(file));
+        Run::of(command)
+    }
+
+    /// `program` to be run in the scratch directory, with no standard input.
+    pub fn command(&self, program: &str) -> std::process::Command {
+        let mut command = std::process::Command::new(program);
+        command
+            .current_dir(self.dir.path())
+            .env("RUST_BACKTRACE", "0")
+            .stdin(std::process::Stdio::null());
+        command
+    }
+
+    /// Runs the binary with `args` from `sh -c "SETUP; exec BIN ARGS"`.
+    pub fn run_after(&self, setup: &str, args: &[&str]) -> Run {
+        let mut command = self.command("sh");
+        command
+            .arg("-c")
+            .arg(format!("{setup}; {SHELL_EXEC}"))
+            .arg(BIN)
+            .args(args);
+        Run::of(command)
     }
 
     /// Temporary output files left anywhere under the scratch directory.
@@ -159,8 +176,20 @@ impl Scratch {
 }
 
 impl Run {
+    /// Runs `command` to its end.
+    pub fn of(mut command: std::process::Command) -> Self {
+        let start = Instant::now();
+        let output = command.output().expect("running tensorjson");
+        Run {
+            code: output.status.code(),
+            stdout: output.stdout,
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            elapsed: start.elapsed(),
+        }
+    }
+
     /// The rules every failure follows: status, `error:` first, the file named, the
-    /// problem described (every phrase present), no panic.
+    /// problem described (every phrase present), no panic, no temporary path named.
     pub fn assert_failure(&self, code: i32, names: &str, phrases: &[&str], context: &str) {
         let stderr = &self.stderr;
         assert_eq!(
@@ -186,6 +215,10 @@ impl Run {
                 "{context}: stderr does not say {phrase:?}:\n{stderr}"
             );
         }
+        assert!(
+            !stderr.contains(".tensorjson-"),
+            "{context}: stderr names a temporary file:\n{stderr}"
+        );
     }
 
     /// As [`Run::assert_failure`], without a file to name, and with nothing on standard
@@ -214,6 +247,15 @@ impl Run {
 
     pub fn assert_success(&self, context: &str) {
         assert_eq!(self.code, Some(0), "{context}: stderr:\n{}", self.stderr);
+    }
+
+    pub fn assert_quiet_success(&self, context: &str) {
+        self.assert_success(context);
+        assert!(
+            self.stderr.is_empty(),
+            "{context}: stderr:\n{}",
+            self.stderr
+        );
     }
 
     pub fn assert_fast(&self, context: &str) {

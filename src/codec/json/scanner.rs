@@ -1,12 +1,8 @@
-//! A pull scanner over JSON text that hands small values to serde_json and streams large
-//! strings, so that a multi-gigabyte base64 field never sits in memory.
-
 use std::io::{self, BufRead, Read};
 
-use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
-use crate::codec::dialect::plain;
+use super::{parse, StringState};
 use crate::error::{Error, Result};
 
 /// Deepest nesting accepted in a value; serde_json stops at 128 too.
@@ -100,7 +96,8 @@ impl<R: BufRead> Scanner<R> {
     }
 
     /// Parses the next value (of at most `limit` bytes of text) with serde_json, its numbers
-    /// read as Python's `json` reads them (see [`python_numbers`]).
+    /// read as Python's `json` reads them (see
+    /// [`python_numbers`](super::python_numbers::python_numbers)).
     pub fn value(&mut self, limit: usize) -> Result<Value> {
         let start = self.offset;
         let text = self.raw_value(limit)?;
@@ -241,221 +238,6 @@ impl<R: BufRead> Scanner<R> {
             done: false,
         })
     }
-}
-
-/// Where the bytes of JSON text stand relative to strings, followed byte by byte.
-#[derive(Default)]
-struct StringState {
-    in_string: bool,
-    escaped: bool,
-}
-
-impl StringState {
-    /// Steps over `byte`; true if it belongs to a string, its quotes included.
-    fn step(&mut self, byte: u8) -> bool {
-        if self.in_string {
-            match (self.escaped, byte) {
-                (true, _) => self.escaped = false,
-                (false, b'\\') => self.escaped = true,
-                (false, b'"') => self.in_string = false,
-                (false, _) => {}
-            }
-            return true;
-        }
-        self.in_string = byte == b'"';
-        self.in_string
-    }
-}
-
-/// Parses the text of one value that started at byte `start` of the document.
-pub fn parse(text: &[u8], start: u64) -> Result<Value> {
-    build(text, start, Build { outline: false })
-}
-
-/// Parses one scalar token (a number, `true`, `false`, `null`, or a Python token such as
-/// `NaN`) as [`parse`] does, without serde_json for the plain numbers that long lists are
-/// made of.
-pub fn scalar(token: &[u8], start: u64) -> Result<Value> {
-    match token {
-        b"true" => return Ok(Value::Bool(true)),
-        b"false" => return Ok(Value::Bool(false)),
-        b"null" => return Ok(Value::Null),
-        _ => {}
-    }
-    // JSON's own number syntax, strictly (`01`, `+1` and `1.` are not numbers, as Python's
-    // json says too); anything else, an infinite float or an integer past 64 bits among them,
-    // goes through the general reader.
-    let value = plain::classify(token.trim_ascii()).and_then(|number| number.value());
-    match value {
-        Some(value) => Ok(value),
-        None => parse(token, start),
-    }
-}
-
-/// Parses the text of one value into its outline: objects whole, but a list of more than
-/// [`OUTLINE_LIST`] items that are not objects (numbers, most often) cut to its first item.
-/// Enough to tell a dialect by, in a fraction of the memory the whole value takes; the whole
-/// value is parsed later only if it is the one to read.
-pub fn outline(text: &[u8], start: u64) -> Result<Value> {
-    build(text, start, Build { outline: true })
-}
-
-fn build(text: &[u8], start: u64, build: Build) -> Result<Value> {
-    let rewritten = python_numbers(text);
-    let mut deserializer =
-        serde_json::Deserializer::from_slice(rewritten.as_deref().unwrap_or(text));
-    build
-        .deserialize(&mut deserializer)
-        .and_then(|value| deserializer.end().map(|()| value))
-        .map_err(|error| at(error, start))
-}
-
-fn at(error: serde_json::Error, start: u64) -> Error {
-    Error::Json(format!("{error} (in the value at byte {start})"))
-}
-
-/// Lists up to this long are kept whole in an outline: shapes, strides, names.
-const OUTLINE_LIST: usize = 64;
-
-/// Builds a value, or its outline (see [`outline`]). Either way, an object with a key twice
-/// is refused: which of two values wins differs between parsers (serde_json and Python keep
-/// the last, others the first), so a document that says two things is refused rather than
-/// read one way here and another way elsewhere.
-#[derive(Clone, Copy)]
-struct Build {
-    outline: bool,
-}
-
-impl<'de> DeserializeSeed<'de> for Build {
-    type Value = Value;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Build {
-    type Value = Value;
-
-    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
-        formatter.write_str("a JSON value")
-    }
-
-    fn visit_bool<E>(self, value: bool) -> Result<Value, E> {
-        Ok(Value::Bool(value))
-    }
-
-    fn visit_i64<E>(self, value: i64) -> Result<Value, E> {
-        Ok(Value::from(value))
-    }
-
-    fn visit_u64<E>(self, value: u64) -> Result<Value, E> {
-        Ok(Value::from(value))
-    }
-
-    fn visit_f64<E>(self, value: f64) -> Result<Value, E> {
-        Ok(Value::from(value))
-    }
-
-    fn visit_str<E>(self, value: &str) -> Result<Value, E> {
-        Ok(Value::String(value.to_string()))
-    }
-
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::new();
-        let mut count = 0usize;
-        while let Some(item) = seq.next_element_seed(self)? {
-            count += 1;
-            items.push(item);
-            if self.outline && count > OUTLINE_LIST && !items[0].is_object() {
-                items.truncate(1);
-            }
-        }
-        Ok(Value::Array(items))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut fields = serde_json::Map::new();
-        while let Some(key) = map.next_key::<String>()? {
-            let value = map.next_value_seed(self)?;
-            if fields.contains_key(&key) {
-                let message = format!("key {key:?} appears twice in an object");
-                return Err(serde::de::Error::custom(message));
-            }
-            fields.insert(key, value);
-        }
-        Ok(Value::Object(fields))
-    }
-}
-
-/// Marks a string that stands for an integer literal too large for 64 bits: Python reads it
-/// exactly (numpy then makes an object array); serde_json would round it to a float.
-pub const BIG_INTEGER: &str = "\u{1f}int:";
-
-/// Rewrites the number tokens that serde_json reads differently from Python's `json`, so
-/// that no value changes unnoticed: `NaN`, `Infinity`, `-Infinity` and floats past f64's
-/// range (`1e400`, which Python reads as infinity) become the strings "NaN", "Infinity" and
-/// "-Infinity", which the list reader takes for floats; `-0` becomes the integer `0`, as in
-/// Python (serde_json reads it as the float -0.0); an integer past 64 bits becomes a string
-/// starting with [`BIG_INTEGER`]. `None` if there is nothing to rewrite.
-fn python_numbers(text: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut copied = 0;
-    let mut strings = StringState::default();
-    let mut index = 0;
-    while index < text.len() {
-        if strings.step(text[index]) {
-            index += 1;
-            continue;
-        }
-        let length = text[index..]
-            .iter()
-            .position(|&byte| !(byte.is_ascii_alphanumeric() || b"+-.".contains(&byte)))
-            .unwrap_or(text.len() - index);
-        let end = index + length.max(1);
-        if let Some(replacement) = python_token(&text[index..end]) {
-            out.extend_from_slice(&text[copied..index]);
-            out.extend_from_slice(replacement.as_bytes());
-            copied = end;
-        }
-        index = end;
-    }
-    if copied == 0 {
-        return None;
-    }
-    out.extend_from_slice(&text[copied..]);
-    Some(out)
-}
-
-/// The JSON text that stands in for one token, if it needs another (see [`python_numbers`]).
-fn python_token(token: &[u8]) -> Option<String> {
-    let token = std::str::from_utf8(token).ok()?;
-    match token {
-        "NaN" | "Infinity" | "-Infinity" => return Some(format!("\"{token}\"")),
-        "-0" => return Some("0".to_string()),
-        _ => {}
-    }
-    let digits = token.strip_prefix('-').unwrap_or(token);
-    if !digits.starts_with(|c: char| c.is_ascii_digit()) {
-        return None;
-    }
-    if digits.bytes().all(|byte| byte.is_ascii_digit()) {
-        if token.parse::<i64>().is_ok() || token.parse::<u64>().is_ok() || digits.starts_with('0') {
-            return None;
-        }
-        return Some(format!("\"\\u001fint:{token}\""));
-    }
-    let value: f64 = token.parse().ok()?;
-    let infinity = if value > 0.0 {
-        "\"Infinity\""
-    } else {
-        "\"-Infinity\""
-    };
-    value.is_infinite().then(|| infinity.to_string())
 }
 
 /// The length of the run of `,token` items at the start of `buffer`, and their count (see
@@ -737,19 +519,6 @@ impl<R: BufRead> Read for StringReader<R> {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn a_scalar_is_a_number_in_json_syntax_only() {
-        for bad in ["01", "+1", "1.", "-01", ".5", "1e", "1e+", "--1"] {
-            assert!(scalar(bad.as_bytes(), 0).is_err(), "{bad}");
-        }
-        assert_eq!(scalar(b" 1.5 ", 0).unwrap(), Value::from(1.5));
-        assert_eq!(scalar(b"-0", 0).unwrap(), Value::from(0));
-        assert_eq!(
-            scalar(b"12345678901234567890", 0).unwrap(),
-            Value::from(12345678901234567890u64)
-        );
-    }
-
     use super::*;
 
     fn string_of(text: &str) -> Result<Vec<u8>> {
@@ -782,55 +551,6 @@ mod tests {
         assert_eq!(scanner.value(100).unwrap(), serde_json::json!(3.5));
         scanner.expect(b'}').unwrap();
         scanner.expect_end().unwrap();
-    }
-
-    fn parsed(text: &str) -> Value {
-        Scanner::new(text.as_bytes()).value(1000).unwrap()
-    }
-
-    #[test]
-    fn numbers_read_as_python_reads_them() {
-        // Python: json.loads("[1, -0, 2]") == [1, 0, 2], all ints.
-        assert_eq!(parsed("[1, -0, 2]"), serde_json::json!([1, 0, 2]));
-        assert!(parsed("-0").is_i64());
-        assert_eq!(
-            parsed("-0.0").as_f64().unwrap().to_bits(),
-            (-0.0f64).to_bits()
-        );
-        // Python reads 1e400 as inf.
-        assert_eq!(
-            parsed("[1e400, -1E+400, 1e308]"),
-            serde_json::json!(["Infinity", "-Infinity", 1e308])
-        );
-        let big = [
-            "123456789012345678901234567890",
-            "18446744073709551616",
-            "-9223372036854775809",
-        ];
-        for token in big {
-            let marked = format!("{BIG_INTEGER}{token}");
-            assert_eq!(parsed(&format!("[{token}]")), serde_json::json!([marked]));
-        }
-        for fits in ["18446744073709551615", "-9223372036854775808"] {
-            assert!(parsed(fits).is_number(), "{fits}");
-        }
-        // Strings are left alone, escapes and all.
-        assert_eq!(
-            parsed(r#"["-0", "NaN\\", "1e400"]"#),
-            serde_json::json!(["-0", "NaN\\", "1e400"])
-        );
-        // Text that is not JSON stays an error.
-        assert!(Scanner::new(&b"[0123]"[..]).value(100).is_err());
-    }
-
-    #[test]
-    fn python_non_finite_tokens_become_strings() {
-        let mut scanner = Scanner::new(&b"[NaN, -Infinity, \"NaN\", Infinity]"[..]);
-        let value = scanner.value(100).unwrap();
-        assert_eq!(
-            value,
-            serde_json::json!(["NaN", "-Infinity", "NaN", "Infinity"])
-        );
     }
 
     /// [`scalar_run`] item by item, as it was first written: what the one-pass version must

@@ -1,0 +1,50 @@
+"""What the benchmark scripts (bench/run.py, bench/bundles.py) share: their failure, their log,
+and running under the project venv's python when the python they were started with lacks the
+modules they measure against."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# Set for the re-run, so that a venv that still lacks a module fails instead of re-running again.
+REEXEC_ENV = "TENSORJSON_BENCH_REEXEC"
+
+
+class BenchError(Exception):
+    """A command failed or an output was wrong: the benchmark's results cannot be trusted."""
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def venv_python() -> str:
+    """The project venv's python (created if missing) as scripts/python-venv.sh prints it."""
+    r = subprocess.run(["bash", str(ROOT / "scripts" / "python-venv.sh")],
+                       stdout=subprocess.PIPE, text=True)
+    if r.returncode != 0 or not r.stdout.strip():
+        raise BenchError(f"scripts/python-venv.sh failed (exit {r.returncode})")
+    return r.stdout.strip().splitlines()[-1]
+
+
+def reexec_under(vpy: str, modules: tuple[str, ...]) -> None:
+    """Re-runs the script being run under the venv's python `vpy`, with the same arguments,
+    unless the python running it can import every one of `modules`."""
+    try:
+        for module in modules:
+            importlib.import_module(module)
+        return
+    except ImportError as error:
+        missing = error.name
+    if os.environ.get(REEXEC_ENV):
+        raise BenchError(f"{missing} is missing even in the venv python {vpy}")
+    log(f"{missing} not importable in {sys.executable}; re-running under {vpy}")
+    os.environ[REEXEC_ENV] = "1"
+    sys.stdout.flush()
+    script = str(Path(sys.argv[0]).resolve())
+    os.execv(vpy, [vpy, script, *sys.argv[1:]])
