@@ -532,7 +532,7 @@ pub fn check_layout(item: &Item, format: Format, layout: Option<Layout>) -> Resu
 }
 
 /// Makes an item ready to be written as `format`: `--layout` checked against it
-/// ([`check_layout`]) and `--cast` applied ([`cast`]).
+/// ([`check_layout`]) and `--cast` applied ([`cast()`]).
 pub fn prepare(
     item: Item,
     format: Format,

@@ -188,7 +188,7 @@ fn describe(header: Header) -> Result<NpyHeader> {
     })
 }
 
-/// Reads an `.npy` file into the model (see [`layout::normalise`] for what streams).
+/// Reads an `.npy` file into the model (see [`crate::codec::layout::normalise`] for what streams).
 pub fn read<'a>(mut reader: impl Payload + 'a) -> Result<Tensor<'a>> {
     let header = read_header(&mut reader)?;
     open(header, reader)

@@ -170,7 +170,7 @@ pub struct Encoding {
     pub skip: usize,
     pub compression: Option<Compression>,
     /// The payload may instead be the raw bytes, with nothing in the document to say so
-    /// (jsonpickle's `ndarray_compression=None`); see [`zlib_or_raw`].
+    /// (jsonpickle's `ndarray_compression=None`); see `open::zlib_or_raw`.
     pub may_be_raw: bool,
     pub arrangement: Arrangement,
 }

@@ -97,7 +97,7 @@ impl<R: BufRead> Scanner<R> {
 
     /// Parses the next value (of at most `limit` bytes of text) with serde_json, its numbers
     /// read as Python's `json` reads them (see
-    /// [`python_numbers`](super::python_numbers::python_numbers)).
+    /// `python_numbers`).
     pub fn value(&mut self, limit: usize) -> Result<Value> {
         let start = self.offset;
         let text = self.raw_value(limit)?;

@@ -31,7 +31,7 @@ pub fn scalar(token: &[u8], start: u64) -> Result<Value> {
 }
 
 /// Parses the text of one value into its outline: objects whole, but a list of more than
-/// [`OUTLINE_LIST`] items that are not objects (numbers, most often) cut to its first item.
+/// `OUTLINE_LIST` items that are not objects (numbers, most often) cut to its first item.
 /// Enough to tell a dialect by, in a fraction of the memory the whole value takes; the whole
 /// value is parsed later only if it is the one to read.
 pub fn outline(text: &[u8], start: u64) -> Result<Value> {
