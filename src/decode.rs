@@ -67,7 +67,8 @@ pub fn decode(mut args: DecodeArgs, quiet: bool) -> Result<()> {
             layout,
             cast: args.cast,
         };
-        let written = bundle::read_json(input.reader, &options).and_then(|mut stream| {
+        let stream = bundle::read_json_again(input.reader, input.again, &options);
+        let written = stream.and_then(|mut stream| {
             bundle::write_archive(&mut stream, &mut output, format, files, options.max_bytes)
         });
         return output.finish(written.map(drop).with_context(|| name));
@@ -97,7 +98,8 @@ fn decode_to_directory(
     let name = input.name;
     let shown = path.display();
     let mut directory = Directory::open(path).with_context(|| format!("{shown}: cannot create"))?;
-    let mut stream = bundle::read_json(input.reader, options).with_context(|| name.clone())?;
+    let stream = bundle::read_json_again(input.reader, input.again, options);
+    let mut stream = stream.with_context(|| name.clone())?;
     let mut sink = files.in_directory(&mut directory);
     bundle::copy(&mut stream, &mut sink, options.max_bytes).with_context(|| name.clone())?;
     directory

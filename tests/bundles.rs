@@ -629,3 +629,60 @@ fn an_npz_reads_the_same_from_a_file_a_redirect_and_a_pipe() {
     assert_eq!(redirected.stdout, named.stdout);
     assert_eq!(piped.stdout, named.stdout);
 }
+
+/// `decode INPUT -o out/` with no usable directory for temporary files: from `items.jsonl`
+/// itself, or with it piped in.
+fn decode_with_no_temporary_directory(scratch: &Scratch, piped: bool) -> Run {
+    let mut command = scratch.command(BIN);
+    command.env("TMPDIR", scratch.path("no such directory"));
+    if !piped {
+        command.args(["decode", "items.jsonl", "-o", "out/"]);
+        return Run::of(command);
+    }
+    let mut cat = scratch
+        .command("cat")
+        .arg("items.jsonl")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    command.stdin(cat.stdout.take().unwrap());
+    command.args(["decode", "-", "-o", "out/"]);
+    let run = Run::of(command);
+    cat.wait().unwrap();
+    run
+}
+
+#[test]
+fn a_stream_in_a_file_is_read_again_from_there_not_copied_to_temporary_files() {
+    // A byte-order mark, then a json-numpy document (its data before its dtype) and a KServe
+    // request with its data first: both wait, and from a file they wait in the file.
+    let shorts: Vec<u16> = (0..1_500_000u64)
+        .map(|i| (i * 7919 % 65_536) as u16)
+        .collect();
+    let shorts_bytes: Vec<u8> = shorts.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let ints: Vec<i32> = (0..100_000).map(|i| i * 3 - 7).collect();
+    let ints_bytes: Vec<u8> = ints.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let numbers: Vec<String> = ints.iter().map(i32::to_string).collect();
+    let stream = format!(
+        "\u{feff}{{\"__numpy__\": \"{}\", \"dtype\": \"<u2\", \"shape\": [{}]}}\n\
+         {{\"inputs\": [{{\"data\": [{}], \"name\": \"ints\", \"shape\": [{}], \"datatype\": \"INT32\"}}]}}\n",
+        STANDARD.encode(&shorts_bytes),
+        shorts.len(),
+        numbers.join(","),
+        ints.len()
+    );
+    let scratch = Scratch::new();
+    scratch.write("items.jsonl", stream.as_bytes());
+    let run = decode_with_no_temporary_directory(&scratch, false);
+    run.assert_success("from the file");
+    let data = |name: &str, length: usize| {
+        let npy = scratch.read(&format!("out/{name}.npy"));
+        npy[npy.len() - length..].to_vec()
+    };
+    assert_eq!(data("arr_0", shorts_bytes.len()), shorts_bytes);
+    assert_eq!(data("ints", ints_bytes.len()), ints_bytes);
+    // Piped, the text has nowhere else to wait: the run above could have failed.
+    std::fs::remove_dir_all(scratch.path("out")).unwrap();
+    let run = decode_with_no_temporary_directory(&scratch, true);
+    run.assert_failure(1, "-", &["temporary file"], "piped");
+}

@@ -308,3 +308,77 @@ fn long_lists_are_read_as_numpy_reads_them() {
     );
     assert_eq!(decoded(&json, &[]).2, [1, 2]);
 }
+
+/// Decodes `doc.json` in `dir` to `out.npy`, from the file itself or piped in, with
+/// temporary files in `tmpdir`.
+fn decode_with_tmpdir(dir: &Path, piped: bool, tmpdir: &Path) -> std::process::Output {
+    use std::io::Write as _;
+    let input = if piped { "-" } else { "doc.json" };
+    let mut child = Command::new(BIN)
+        .current_dir(dir)
+        .args(["decode", input, "-o", "out.npy"])
+        .env("TMPDIR", tmpdir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    if piped {
+        // A run that fails stops reading, and the rest need not be written.
+        let _ = stdin.write_all(&std::fs::read(dir.join("doc.json")).unwrap());
+    }
+    drop(stdin);
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_long_list_in_a_file_is_read_again_from_there_not_copied_to_a_temporary_file() {
+    // The data first, so that it waits for the datatype; white space between numbers.
+    let values: Vec<i32> = (0..200_000).map(|index| index * 7 - 50_000).collect();
+    let data: Vec<String> = values.iter().map(i32::to_string).collect();
+    let json = format!(
+        r#"{{"inputs": [{{"data": [{}], "name": "x", "shape": [200000], "datatype": "INT32"}}]}}"#,
+        data.join(", ")
+    );
+    let expected: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("doc.json"), &json).unwrap();
+    let nowhere = dir.path().join("no such directory");
+    for (piped, tmpdir) in [(false, &nowhere), (true, &dir.path().to_path_buf())] {
+        let output = decode_with_tmpdir(dir.path(), piped, tmpdir);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "piped {piped}: {stderr}");
+        let npy = std::fs::read(dir.path().join("out.npy")).unwrap();
+        assert_eq!(
+            &npy[npy.len() - expected.len()..],
+            &expected[..],
+            "piped {piped}"
+        );
+        std::fs::remove_file(dir.path().join("out.npy")).unwrap();
+    }
+    // Piped, the text has nowhere else to wait: the check above could fail.
+    let output = decode_with_tmpdir(dir.path(), true, &nowhere);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("temporary file"), "{stderr}");
+}
+
+#[test]
+fn a_long_list_of_numbers_then_other_values_in_a_file_becomes_values() {
+    // Past 64 KiB of numbers, a string: the list was let go, and is read again as values.
+    let numbers = vec!["12345"; 30_000].join(" , ");
+    let json = format!(
+        r#"{{"note": [{numbers} , "end"], "result": {}}}"#,
+        envelope("uint8", "[3]", &[4, 5, 6])
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("doc.json"), &json).unwrap();
+    let output = decode_with_tmpdir(dir.path(), false, dir.path());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let npy = std::fs::read(dir.path().join("out.npy")).unwrap();
+    assert_eq!(npy[npy.len() - 3..], [4, 5, 6]);
+    // The same from a pipe, where the text was kept.
+    assert_eq!(decoded(&json, &[]).2, [4, 5, 6]);
+}

@@ -103,10 +103,28 @@ impl Reread {
         }
     }
 
+    /// The same file, for a document that starts `count` bytes further on, leaving this
+    /// one as it is.
+    pub fn at(&self, count: u64) -> io::Result<Reread> {
+        Ok(Reread {
+            file: self.file.try_clone()?,
+            start: self.start + count,
+        })
+    }
+
     /// The file itself, where the input is the whole of it (from offset 0): for a format
     /// read at offsets of its own, as a zip archive's central directory gives them.
     pub fn whole_file(self) -> Option<File> {
         (self.start == 0).then_some(self.file)
+    }
+
+    /// The text from `start` to `end` in the document, to be read as often as needed.
+    pub fn span(&self, start: u64, end: u64) -> Result<Span> {
+        Ok(Span {
+            file: self.file.try_clone()?,
+            start: self.start + start,
+            length: end - start,
+        })
     }
 
     /// The contents of the string that starts at `start` in the document.
@@ -117,6 +135,26 @@ impl Reread {
         };
         let text = AlignedReader::with_capacity(BUFFER, at);
         Ok(Plain(StringReader::resume(text)))
+    }
+}
+
+/// Text of the input, read from there each time it is needed (a long list of numbers).
+pub struct Span {
+    file: File,
+    start: u64,
+    length: u64,
+}
+
+impl Reopen for Span {
+    fn reopen(&mut self) -> Result<Box<dyn BufRead + Send>> {
+        let at = At {
+            file: self.file.try_clone()?,
+            offset: self.start,
+        };
+        Ok(Box::new(AlignedReader::with_capacity(
+            BUFFER,
+            at.take(self.length),
+        )))
     }
 }
 
@@ -162,23 +200,43 @@ impl<A: Payload, B: Payload> Payload for io::Chain<A, B> {}
 
 /// The JSON text of numbers as it is gathered: in memory up to [`OUTLINE_LIST`] bytes, then
 /// in a temporary file (written [`OUTLINE_LIST`] bytes at a time), so that a list of any
-/// length takes no more memory than that.
+/// length takes no more memory than that. Where the input can be read again ([`Reread`]),
+/// text past [`OUTLINE_LIST`] bytes is let go instead, to be read from the input.
 pub struct ListText {
     /// All of the text, or what has not yet been written to `file`.
     pub memory: Vec<u8>,
     pub file: Option<Spill>,
+    rereadable: bool,
+    /// The text was let go: the list is read from the input.
+    pub let_go: bool,
 }
 
 impl From<Vec<u8>> for ListText {
     fn from(memory: Vec<u8>) -> Self {
-        ListText { memory, file: None }
+        ListText::new(memory, false)
     }
 }
 
 impl ListText {
+    /// Text starting with `memory`, in an input that is `rereadable` or not.
+    pub fn new(memory: Vec<u8>, rereadable: bool) -> Self {
+        ListText {
+            memory,
+            file: None,
+            rereadable,
+            let_go: false,
+        }
+    }
+
     pub fn push(&mut self, bytes: &[u8]) -> Result<()> {
+        if self.let_go {
+            return Ok(());
+        }
         self.memory.extend_from_slice(bytes);
-        if self.memory.len() > OUTLINE_LIST {
+        if self.memory.len() > OUTLINE_LIST && self.rereadable {
+            self.memory = Vec::new();
+            self.let_go = true;
+        } else if self.memory.len() > OUTLINE_LIST {
             let file = match &mut self.file {
                 Some(file) => file,
                 None => self.file.insert(Spill::new()?),
@@ -190,6 +248,10 @@ impl ListText {
     }
 
     pub fn append(&mut self, other: ListText) -> Result<()> {
+        if other.let_go {
+            self.memory = Vec::new();
+            self.let_go = true;
+        }
         if let Some(spill) = other.file {
             let mut reader = spill.into_blob()?.into_payload();
             let mut chunk = AlignedBuf::new(BUFFER);

@@ -8,6 +8,7 @@ use std::io::{self, BufRead, Write};
 
 use serde_json::Value;
 
+use crate::codec::aside::Reread;
 use crate::codec::dialect::{kserve, tf_serving, ReadOptions, WriteOptions, RAISE_HINT};
 use crate::codec::dtype::Dtype;
 use crate::codec::model::{Bundle, Item, Metadata, Named, Tensor};
@@ -32,9 +33,20 @@ pub fn read_json<'a>(
     input: impl BufRead + Send + 'a,
     options: &ReadOptions,
 ) -> Result<JsonStream<Box<dyn BufRead + Send + 'a>>> {
+    read_json_again(input, None, options)
+}
+
+/// [`read_json`] of an input that `again` can read again from any offset, as
+/// [`crate::codec::read_json_again`]: long strings and lists wait there, not aside.
+pub fn read_json_again<'a>(
+    input: impl BufRead + Send + 'a,
+    again: Option<Reread>,
+    options: &ReadOptions,
+) -> Result<JsonStream<Box<dyn BufRead + Send + 'a>>> {
     options.check()?;
-    let (_, input) = json_input(input)?;
-    Ok(JsonStream::new(Box::new(input), options))
+    let (start, input) = json_input(input)?;
+    let again = again.map(|again| again.skipped(start));
+    Ok(JsonStream::new(Box::new(input), again, options))
 }
 
 /// Moves every item of `bundle` into `sink`, the data of all together no more than

@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::codec::aside::{Blob, Kept, ListText, Reread, Spill};
 use crate::codec::b64::DecodeReader;
+use crate::codec::dialect::list_stream::Reopen;
 use crate::codec::dialect::open::{field_name, open_plan, Source};
 use crate::codec::dialect::{self, Path, Plan, ReadOptions};
 use crate::codec::io::{read_head, AlignedBuf, Payload, BUFFER};
@@ -54,8 +55,8 @@ pub struct Document {
     pub root: Value,
     /// Long strings, by where they are.
     strings: HashMap<Path, Kept>,
-    /// The JSON text of long lists of numbers, by where they are, and where they started.
-    lists: HashMap<Path, (Blob, u64)>,
+    /// The JSON text of long lists of numbers, by where they are.
+    lists: HashMap<Path, Box<dyn Reopen>>,
     /// Bytes of `strings` and `lists` held in memory.
     in_memory: usize,
     /// Bytes of text built into `root`.
@@ -136,7 +137,9 @@ enum Walked {
     Tree(Value),
     Numbers {
         text: ListText,
+        /// Where the text starts and ends in the document.
         start: u64,
+        end: u64,
         outline: Option<Value>,
     },
 }
@@ -220,6 +223,7 @@ impl Document {
                 let walked = Walked::Numbers {
                     text,
                     start,
+                    end: scanner.offset(),
                     outline: None,
                 };
                 Ok((walked, scanner))
@@ -261,7 +265,7 @@ impl Document {
     ) -> Result<(Walked, Scanner<R>)> {
         let start = scanner.offset();
         scanner.expect(b'[')?;
-        let mut text = ListText::from(vec![b'[']);
+        let mut text = ListText::new(vec![b'['], self.input.is_some());
         let mut first = None;
         let mut items: Option<Vec<Value>> = None;
         let mut index = 0usize;
@@ -281,6 +285,7 @@ impl Document {
                 continue;
             }
             path.push(index.to_string());
+            let item_start = scanner.offset();
             let (walked, next) = self.walk(scanner, path)?;
             scanner = next;
             match (&mut items, walked) {
@@ -290,6 +295,7 @@ impl Document {
                         text: item,
                         start: at,
                         outline,
+                        ..
                     },
                 ) => {
                     if index == 0 {
@@ -305,9 +311,8 @@ impl Document {
                 (Some(items), walked) => items.push(self.settle(walked, path)?),
                 (None, Walked::Tree(value)) => {
                     // The numbers so far become values after all.
-                    text.push(b"]")?;
                     let so_far = std::mem::replace(&mut text, ListText::from(Vec::new()));
-                    let so_far = so_far.into_memory(MAX_LIST)?;
+                    let so_far = self.list_so_far(so_far, start, item_start)?;
                     self.build(so_far.len())?;
                     let Value::Array(mut earlier) = json::parse(&so_far, start)? else {
                         unreachable!("list text parses as a list")
@@ -328,6 +333,7 @@ impl Document {
                     Walked::Numbers {
                         text,
                         start,
+                        end: scanner.offset(),
                         outline,
                     },
                     scanner,
@@ -342,6 +348,7 @@ impl Document {
         let Walked::Numbers {
             text,
             start,
+            end,
             outline,
         } = walked
         else {
@@ -350,7 +357,7 @@ impl Document {
             };
             return Ok(value);
         };
-        if text.file.is_none() && text.memory.len() <= OUTLINE_LIST {
+        if text.file.is_none() && !text.let_go && text.memory.len() <= OUTLINE_LIST {
             self.build(text.memory.len())?;
             return json::parse(&text.memory, start);
         }
@@ -358,12 +365,40 @@ impl Document {
             Some(outline) => outline,
             None => json::parse(&text.memory, start)?,
         };
-        let text = match text.file {
-            Some(_) => text.into_blob()?,
-            None => self.stash(text.memory)?,
+        let text: Box<dyn Reopen> = match (&self.input, text.file.is_some()) {
+            (Some(input), _) if text.let_go => Box::new(input.span(start, end)?),
+            (_, true) => Box::new(text.into_blob()?),
+            (_, false) => Box::new(self.stash(text.memory)?),
         };
-        self.lists.insert(path.clone(), (text, start));
+        self.lists.insert(path.clone(), text);
         Ok(outline)
+    }
+
+    /// The text of a list of numbers up to `item`, where an item that is not a number
+    /// starts, closed: the numbers so far, to become values after all.
+    fn list_so_far(&self, text: ListText, start: u64, item: u64) -> Result<Vec<u8>> {
+        let mut so_far = match &self.input {
+            Some(input) if text.let_go => {
+                let mut so_far = Vec::new();
+                let limit = MAX_LIST as u64 + 1;
+                let mut span = input.span(start, item)?;
+                span.reopen()?.take(limit).read_to_end(&mut so_far)?;
+                // Without the comma before the item, and white space about it.
+                so_far.truncate(so_far.trim_ascii_end().len());
+                if so_far.last() == Some(&b',') {
+                    so_far.pop();
+                }
+                so_far
+            }
+            _ => text.into_memory(MAX_LIST)?,
+        };
+        so_far.push(b']');
+        if so_far.len() > MAX_LIST {
+            return Err(Error::Envelope(format!(
+                "a list that mixes numbers with other values is longer than {MAX_LIST} bytes"
+            )));
+        }
+        Ok(so_far)
     }
 
     /// A string whose first bytes are `head`: whole if short, else kept aside with its head
@@ -462,8 +497,8 @@ impl Document {
         if let Some(kept) = self.strings.remove(path) {
             return kept.into_source(self.input.as_ref());
         }
-        if let Some((text, _)) = self.lists.remove(path) {
-            return Ok(Source::Numbers(Box::new(text)));
+        if let Some(text) = self.lists.remove(path) {
+            return Ok(Source::Numbers(text));
         }
         // Taken out of the tree, leaving `null`: the document may hold more payloads.
         let value = path

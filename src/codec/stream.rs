@@ -9,6 +9,7 @@ use std::io::{self, BufRead, Read};
 
 use memchr::memchr2;
 
+use crate::codec::aside::Reread;
 use crate::codec::dialect::ReadOptions;
 use crate::codec::document::{self, Flow, Payloads};
 use crate::codec::model::{position_name, Bundle, Metadata, Named};
@@ -16,7 +17,9 @@ use crate::error::{Error, Result};
 
 /// Every payload of every document of a JSON stream.
 pub struct JsonStream<R> {
-    input: R,
+    input: Counted<R>,
+    /// The input, if it can be read again, from where `input` starts.
+    again: Option<Reread>,
     options: ReadOptions,
     /// The rest of the payloads of the document read last.
     pending: Option<Payloads>,
@@ -28,9 +31,15 @@ pub struct JsonStream<R> {
 }
 
 impl<R: BufRead + Send> JsonStream<R> {
-    pub fn new(input: R, options: &ReadOptions) -> Self {
+    /// The stream of `input`; `again`, if given, is the same input as a file that can be
+    /// read again (see [`document::read`]).
+    pub fn new(input: R, again: Option<Reread>, options: &ReadOptions) -> Self {
         JsonStream {
-            input,
+            input: Counted {
+                inner: input,
+                consumed: 0,
+            },
+            again,
             options: options.clone(),
             pending: None,
             position: 0,
@@ -75,8 +84,12 @@ impl<R: BufRead + Send> Bundle for JsonStream<R> {
         }
         self.documents += 1;
         let within = format!("document {}", self.documents);
+        let again = match &self.again {
+            Some(again) => Some(again.at(self.input.consumed)?),
+            None => None,
+        };
         let framed = Framed::new(&mut self.input);
-        let flow = document::read(framed, None, &self.options);
+        let flow = document::read(framed, again, &self.options);
         let flow = flow.map_err(|error| error.within(&within));
         match flow? {
             Flow::Live(live) => {
@@ -96,6 +109,31 @@ impl<R: BufRead + Send> Bundle for JsonStream<R> {
                 next_pending(&mut self.pending, &mut self.position)
             }
         }
+    }
+}
+
+/// The input, counting the bytes consumed: where each document starts in it.
+struct Counted<R> {
+    inner: R,
+    consumed: u64,
+}
+
+impl<R: BufRead> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let count = self.inner.read(buf)?;
+        self.consumed += count as u64;
+        Ok(count)
+    }
+}
+
+impl<R: BufRead> BufRead for Counted<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.inner.consume(amount);
+        self.consumed += amount as u64;
     }
 }
 
