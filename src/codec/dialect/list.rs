@@ -477,7 +477,8 @@ impl Elements<'_, '_, '_> {
         let mut left = length;
         let mut first = true;
         while left > 0 || !pending.is_empty() {
-            if left > 0 && pending.len() < 2 * pool.threads() {
+            // One chunk more than there are threads keeps them all busy while this one writes.
+            if left > 0 && pending.len() <= pool.threads() {
                 let count = left.min(CHUNK_ELEMENTS);
                 let mut chunk = spare.pop().unwrap_or_else(|| {
                     Chunk::new(CHUNK_ELEMENTS * size, CHUNK_ELEMENTS * element_room(dtype))
