@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import BenchError, log, reexec_under, venv_python
+from common import BenchError, build_binary, log, reexec_under, venv_python
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -105,21 +105,6 @@ PYTHON_WAY = {f.__name__.removeprefix("py_"): f for f in (
 
 # --------------------------------------------------------------------------------------------
 # Setup: the binary
-
-
-def build_binary() -> str:
-    log("== cargo build --release")
-    r = subprocess.run(["cargo", "build", "--release", "--bin", "tensorjson",
-                        "--message-format=json-render-diagnostics"],
-                       cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    if r.returncode != 0:
-        raise BenchError(f"cargo build --release failed (exit {r.returncode})")
-    for line in reversed(r.stdout.splitlines()):
-        msg = json.loads(line) if line.startswith("{") else {}
-        if msg.get("reason") == "compiler-artifact" and msg.get("executable") \
-                and msg["target"]["name"] == "tensorjson":
-            return msg["executable"]
-    raise BenchError("cargo build --release did not report the tensorjson executable")
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,10 +1,11 @@
 """What the benchmark scripts (bench/run.py, bench/bundles.py) share: their failure, their log,
-and running under the project venv's python when the python they were started with lacks the
-modules they measure against."""
+the release build they measure, and running under the project venv's python when the python
+they were started with lacks the modules they measure against."""
 
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import subprocess
 import sys
@@ -48,3 +49,19 @@ def reexec_under(vpy: str, modules: tuple[str, ...]) -> None:
     sys.stdout.flush()
     script = str(Path(sys.argv[0]).resolve())
     os.execv(vpy, [vpy, script, *sys.argv[1:]])
+
+
+def build_binary() -> str:
+    """Builds the release binary; the path cargo reports for it."""
+    log("== cargo build --release")
+    r = subprocess.run(["cargo", "build", "--release", "--bin", "tensorjson",
+                        "--message-format=json-render-diagnostics"],
+                       cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    if r.returncode != 0:
+        raise BenchError(f"cargo build --release failed (exit {r.returncode})")
+    for line in reversed(r.stdout.splitlines()):
+        msg = json.loads(line) if line.startswith("{") else {}
+        if msg.get("reason") == "compiler-artifact" and msg.get("executable") \
+                and msg["target"]["name"] == "tensorjson":
+            return msg["executable"]
+    raise BenchError("cargo build --release did not report the tensorjson executable")

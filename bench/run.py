@@ -30,7 +30,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common import BenchError, log, reexec_under, venv_python
+from common import BenchError, build_binary, log, reexec_under, venv_python
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -81,27 +81,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if a.repeat < 1 or a.startup_runs < 1:
         p.error("--repeat and --startup-runs must be at least 1")
     return a
-
-
-def build_binary() -> str:
-    log("== cargo build --release")
-    r = subprocess.run(["cargo", "build", "--release", "--bin", "tensorjson",
-                        "--message-format=json-render-diagnostics"],
-                       cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    if r.returncode != 0:
-        raise BenchError(f"cargo build --release failed (exit {r.returncode})")
-    exe = None
-    for line in r.stdout.splitlines():
-        try:
-            msg = json.loads(line)
-        except ValueError:
-            continue
-        if msg.get("reason") == "compiler-artifact" and msg.get("executable") \
-                and msg.get("target", {}).get("name") == "tensorjson":
-            exe = msg["executable"]
-    if not exe:
-        raise BenchError("cargo build --release did not report the tensorjson executable")
-    return exe
 
 
 # --------------------------------------------------------------------------------------------
