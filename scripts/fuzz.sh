@@ -60,6 +60,17 @@ seed npz "$root"/fixtures/npz/*.npz
 seed json "$root"/fixtures/json/*.json "$root"/fixtures/dialects/**/*.json "$root"/fixtures/npy/*.json \
     "$root"/fixtures/png/*.json
 seed safetensors "$root"/fixtures/safetensors/*.safetensors
+# Lists past 64 KiB are let go and read again from a file input (json's second half): two
+# documents long enough for that, made here rather than committed.
+if [[ ! -f "$fuzz/corpus/json/seed-long-lists" ]]; then
+    python3 - "$fuzz/corpus/json/seed-long-lists" <<'PY'
+import sys
+numbers = ",".join(str(i * 37 % 1000 - 500) for i in range(16000))
+doc = ('{"inputs": [{"data": [%s], "name": "x", "shape": [16000], "datatype": "INT16"}],'
+       ' "note": [%s, "mixed"]}\n{"data": [[%s]], "dtype": "int16"}\n') % (numbers, numbers, numbers)
+open(sys.argv[1], "w").write(doc)
+PY
+fi
 # roundtrip's input is structured; a few small byte strings get it going.
 mkdir -p "$fuzz/corpus/roundtrip"
 for dtype in $(seq 0 13); do

@@ -1,6 +1,8 @@
 //! Arbitrary bytes as a JSON document in any dialect the decoder detects, drained to `.npy`;
 //! then as a stream of documents (`decode -o DIR/`), every payload drained in turn.
-//! Errors are fine; panics, hangs and runaway memory are bugs.
+//! Errors are fine; panics, hangs and runaway memory are bugs. Each is done twice, from
+//! memory and from a file that long strings and lists are read again from: the two must
+//! give the same bytes, or both fail.
 //!
 //! Inputs that start with a byte of 0x80 or more (never the start of a JSON document) use it to
 //! pick read options (a tensor name and a dtype for untyped numbers) and the rest as the JSON;
@@ -12,7 +14,9 @@ use tensorjson::codec::dialect::ReadOptions;
 use tensorjson::codec::pngfile::Layout;
 use tensorjson::codec::bundle;
 use tensorjson::codec::model::Bundle;
-use tensorjson::codec::{read_json, write_binary, Format};
+use tensorjson::codec::aside::Reread;
+use tensorjson::codec::model::Item;
+use tensorjson::codec::{read_json, read_json_again, write_binary, Format};
 use tensorjson::Dtype;
 
 const NAMES: [Option<&str>; 4] = [None, Some("input-0"), Some("a"), Some("")];
@@ -47,15 +51,66 @@ fn options_and_json(data: &[u8]) -> (ReadOptions, &[u8]) {
     }
 }
 
+/// The `.npy` bytes of an item, or `None` if reading it fails.
+fn drained(item: tensorjson::Result<Item>) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    write_binary(item.ok()?, &mut out, Format::Npy, Layout::default()).ok()?;
+    Some(out)
+}
+
+/// Every payload of the stream, drained in turn, up to the first that fails.
+fn drained_all<B: Bundle>(stream: tensorjson::Result<B>) -> Vec<Option<Vec<u8>>> {
+    let Ok(mut stream) = stream else {
+        return vec![None];
+    };
+    let mut all = Vec::new();
+    loop {
+        match stream.next_item() {
+            Ok(Some(named)) => all.push(drained(Ok(named.item))),
+            Ok(None) => return all,
+            Err(_) => {
+                all.push(None);
+                return all;
+            }
+        }
+    }
+}
+
+/// A file holding `json`, to be read as a regular input is.
+fn file_of(json: &[u8]) -> std::fs::File {
+    use std::io::{Seek, Write};
+    let mut file = tempfile_in_tmp();
+    file.write_all(json).unwrap();
+    file.rewind().unwrap();
+    file
+}
+
+fn tempfile_in_tmp() -> std::fs::File {
+    let path = std::env::temp_dir().join(format!("tensorjson-fuzz-{}.json", std::process::id()));
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)
+        .unwrap();
+    std::fs::remove_file(&path).unwrap();
+    file
+}
+
+fn reread(json: &[u8]) -> (std::io::BufReader<std::fs::File>, Option<Reread>) {
+    let file = file_of(json);
+    let again = Reread::new(file.try_clone().unwrap(), 0);
+    (std::io::BufReader::new(file), Some(again))
+}
+
 fuzz_target!(|data: &[u8]| {
     let (options, json) = options_and_json(data);
-    if let Ok(item) = read_json(json, &options) {
-        let _ = write_binary(item, &mut std::io::sink(), Format::Npy, Layout::default());
-    }
-    let Ok(mut stream) = bundle::read_json(json, &options) else {
-        return;
-    };
-    while let Ok(Some(named)) = stream.next_item() {
-        let _ = write_binary(named.item, &mut std::io::sink(), Format::Npy, Layout::default());
-    }
+    let one = drained(read_json(json, &options));
+    let (input, again) = reread(json);
+    assert_eq!(one, drained(read_json_again(input, again, &options)), "one payload");
+    let all = drained_all(bundle::read_json(json, &options));
+    let (input, again) = reread(json);
+    let again = drained_all(bundle::read_json_again(input, again, &options));
+    assert_eq!(all, again, "every payload");
 });
