@@ -2,7 +2,7 @@
 //! text of a long list of numbers, in memory within a bound and in a temporary file past it.
 
 use std::fs::File;
-use std::io::{self, BufRead, Cursor, Read, Seek, Write};
+use std::io::{self, BufRead, Cursor, Read, Seek, Take, Write};
 
 use crate::codec::dialect::list_stream::Reopen;
 use crate::codec::dialect::open::Source;
@@ -56,17 +56,17 @@ pub enum Kept {
         error: Option<Error>,
     },
     /// Left where it is in an input that can be read again ([`Reread`]): its contents start
-    /// at `start` in the document.
-    InInput { start: u64 },
+    /// at `start` in the document, and its closing quote ends at `end`.
+    InInput { start: u64, end: u64 },
 }
 
 impl Kept {
     pub fn into_source<'a>(self, input: Option<&Reread>) -> Result<Source<'a>> {
         let (skip, bytes, error) = match self {
             Kept::Decoded { skip, bytes, error } => (skip, bytes, error),
-            Kept::InInput { start } => {
+            Kept::InInput { start, end } => {
                 let input = input.expect("strings are left in the input only if it is there");
-                return Ok(Source::Text(Box::new(input.string_at(start)?)));
+                return Ok(Source::Text(Box::new(input.string_at(start, end)?)));
             }
         };
         let bytes = bytes.into_payload();
@@ -127,13 +127,13 @@ impl Reread {
         })
     }
 
-    /// The contents of the string that starts at `start` in the document.
-    fn string_at(&self, start: u64) -> Result<Plain<StringReader<AlignedReader<At>>>> {
-        let at = At {
-            file: self.file.try_clone()?,
-            offset: self.start + start,
-        };
-        let text = AlignedReader::with_capacity(BUFFER, at);
+    /// The contents of the string from `start` to `end` in the document.
+    fn string_at(
+        &self,
+        start: u64,
+        end: u64,
+    ) -> Result<Plain<StringReader<AlignedReader<Take<At>>>>> {
+        let text = self.span(start, end)?.reader()?;
         Ok(Plain(StringReader::resume(text)))
     }
 }
@@ -145,16 +145,25 @@ pub struct Span {
     length: u64,
 }
 
-impl Reopen for Span {
-    fn reopen(&mut self) -> Result<Box<dyn BufRead + Send>> {
+impl Span {
+    /// A reader of the text, with a buffer no larger than it: a document of a stream may hold
+    /// many short ones, and the input much more after each.
+    fn reader(&self) -> Result<AlignedReader<Take<At>>> {
         let at = At {
             file: self.file.try_clone()?,
             offset: self.start,
         };
-        Ok(Box::new(AlignedReader::with_capacity(
-            BUFFER,
+        let capacity = usize::try_from(self.length).map_or(BUFFER, |length| length.min(BUFFER));
+        Ok(AlignedReader::with_capacity(
+            capacity.max(1),
             at.take(self.length),
-        )))
+        ))
+    }
+}
+
+impl Reopen for Span {
+    fn reopen(&mut self) -> Result<Box<dyn BufRead + Send>> {
+        Ok(Box::new(self.reader()?))
     }
 }
 

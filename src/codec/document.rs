@@ -437,7 +437,9 @@ impl Document {
             let start = string.start();
             // Read past, and copied nowhere: it is read again from the input if picked.
             string.skip_rest()?;
-            return Ok((Kept::InInput { start }, string.into_scanner()?));
+            let scanner = string.into_scanner()?;
+            let end = scanner.offset();
+            return Ok((Kept::InInput { start, end }, scanner));
         }
         let skip = base64_start(&head);
         let text = Cursor::new(head[skip..].to_vec()).chain(&mut string);
