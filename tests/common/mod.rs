@@ -103,13 +103,7 @@ impl Scratch {
             command.write_stdin(stdin.to_vec());
         }
         let start = Instant::now();
-        let output = command.output().expect("running tensorjson");
-        Run {
-            code: output.status.code(),
-            stdout: output.stdout,
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-            elapsed: start.elapsed(),
-        }
+        Run::from_output(command.output().expect("running tensorjson"), start)
     }
 
     /// Runs with standard input redirected from a file of the scratch directory (`< name`).
@@ -179,7 +173,11 @@ impl Run {
     /// Runs `command` to its end.
     pub fn of(mut command: std::process::Command) -> Self {
         let start = Instant::now();
-        let output = command.output().expect("running tensorjson");
+        Run::from_output(command.output().expect("running tensorjson"), start)
+    }
+
+    /// What a run that started at `start` gave.
+    fn from_output(output: std::process::Output, start: Instant) -> Self {
         Run {
             code: output.status.code(),
             stdout: output.stdout,
