@@ -1,5 +1,6 @@
-//! Worker threads that transform chunks of bytes (base64 encoding or decoding them), with
-//! the results taken in the order the chunks were given, whatever order they finish in.
+//! Worker threads that transform chunks of bytes (base64 encoding or decoding them, numbers
+//! formatted as text), with the results taken in the order the chunks were given, whatever
+//! order they finish in.
 //!
 //! The workers own nothing but the buffers they are handed, so they need no scope: they stop
 //! when the pool is dropped, which waits for them, so that no thread outlives its pool.
@@ -13,6 +14,11 @@ use crate::codec::io::AlignedBuf;
 /// What a worker does to a chunk: transforms `input` into the front of `output` and returns
 /// the length written, or `None` if it cannot (the caller then handles the chunk itself).
 pub type Work = Arc<dyn Fn(&[u8], &mut [u8]) -> Option<usize> + Send + Sync>;
+
+/// Every core this process may use: the threads of work that is all computing.
+pub fn every_core() -> NonZeroUsize {
+    thread::available_parallelism().unwrap_or(NonZeroUsize::MIN)
+}
 
 /// A chunk and where its result goes.
 pub struct Chunk {

@@ -39,7 +39,7 @@ pub fn level() -> flate2::Compression {
 
 /// The number of threads when none is asked for: every core this process may use.
 pub fn default_threads() -> NonZeroUsize {
-    thread::available_parallelism().unwrap_or(NonZeroUsize::MIN)
+    crate::codec::pool::every_core()
 }
 
 /// Runs `consume` with a reader that yields the zlib stream of everything `reader` yields,

@@ -6,7 +6,7 @@ use std::num::NonZeroUsize;
 use serde_json::Value;
 
 use crate::codec::dialect::Compression;
-use crate::codec::{b64, zlib};
+use crate::codec::{b64, pool};
 use crate::error::Result;
 
 /// How to write a document.
@@ -37,7 +37,7 @@ impl WriteOptions {
     /// Threads writing a long list of numbers: as asked, or every core, since formatting
     /// numbers costs far more than reading them or writing their text.
     pub fn list_threads(&self) -> NonZeroUsize {
-        self.threads.unwrap_or_else(zlib::default_threads)
+        self.threads.unwrap_or_else(pool::every_core)
     }
 }
 
