@@ -15,6 +15,7 @@ use tensorjson::codec::pngfile::Layout;
 use tensorjson::codec::bundle;
 use tensorjson::codec::model::Bundle;
 use tensorjson::codec::aside::Reread;
+use tensorjson::codec::document::HEAD;
 use tensorjson::codec::model::Item;
 use tensorjson::codec::{read_json, read_json_again, write_binary, Format};
 use tensorjson::Dtype;
@@ -107,9 +108,14 @@ fn reread(json: &[u8]) -> (std::io::BufReader<std::fs::File>, Option<Reread>) {
 fuzz_target!(|data: &[u8]| {
     let (options, json) = options_and_json(data);
     let one = drained(read_json(json, &options));
+    let all = drained_all(bundle::read_json(json, &options));
+    // Only a string longer than HEAD is ever left in the input: shorter documents read
+    // from a file the way they read from memory, and need not spend a file each.
+    if json.len() <= HEAD {
+        return;
+    }
     let (input, again) = reread(json);
     assert_eq!(one, drained(read_json_again(input, again, &options)), "one payload");
-    let all = drained_all(bundle::read_json(json, &options));
     let (input, again) = reread(json);
     let again = drained_all(bundle::read_json_again(input, again, &options));
     assert_eq!(all, again, "every payload");
