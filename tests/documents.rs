@@ -382,3 +382,63 @@ fn a_long_list_of_numbers_then_other_values_in_a_file_becomes_values() {
     // The same from a pipe, where the text was kept.
     assert_eq!(decoded(&json, &[]).2, [4, 5, 6]);
 }
+
+#[test]
+fn a_long_nested_list_with_white_space_reads_the_same_from_a_file_and_a_pipe() {
+    // As Python's json.dump writes it, with `indent=1`: white space between every item
+    // and row. From a file the list is read again from there, white space and all.
+    let rows: Vec<String> = (0..2)
+        .map(|row| {
+            let items: Vec<String> = (0..20_000)
+                .map(|column| format!("\n  {}", row * 20_000 + column))
+                .collect();
+            format!("\n [{}\n ]", items.join(","))
+        })
+        .collect();
+    let json = format!("{{\n \"instances\": [{}\n ]\n}}\n", rows.join(","));
+    let expected: Vec<u8> = (0..40_000i64).flat_map(|v| v.to_le_bytes()).collect();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("doc.json"), &json).unwrap();
+    for piped in [false, true] {
+        let output = decode_with_tmpdir(dir.path(), piped, dir.path());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "piped {piped}: {stderr}");
+        let npy = std::fs::read(dir.path().join("out.npy")).unwrap();
+        assert!(
+            String::from_utf8_lossy(&npy[..128]).contains("'shape': (2, 20000)"),
+            "piped {piped}"
+        );
+        assert_eq!(
+            &npy[npy.len() - expected.len()..],
+            &expected[..],
+            "piped {piped}"
+        );
+        std::fs::remove_file(dir.path().join("out.npy")).unwrap();
+    }
+}
+
+#[test]
+fn a_mixed_list_is_measured_without_its_white_space_and_never_cut_short() {
+    // 42,000 numbers, each followed by 400 spaces: 17 MB of text in the file, 84 KB as
+    // numbers; then a complex number, so that the numbers become values after all.
+    let item = format!("1,\n{}", " ".repeat(400));
+    let json = format!("[\n{}{{\"__complex__\": [1, 2]}}\n]\n", item.repeat(42_000));
+    assert!(json.len() > 16 << 20);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("doc.json"), &json).unwrap();
+    for piped in [false, true] {
+        let output = decode_with_tmpdir(dir.path(), piped, dir.path());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "piped {piped}: {stderr}");
+        let npy = std::fs::read(dir.path().join("out.npy")).unwrap();
+        let header = String::from_utf8_lossy(&npy[..128]).into_owned();
+        assert!(
+            header.contains("'shape': (42001,)"),
+            "piped {piped}: {header}"
+        );
+        assert!(header.contains("<c16"), "piped {piped}: {header}");
+        let last: Vec<u8> = [1f64, 2f64].iter().flat_map(|v| v.to_le_bytes()).collect();
+        assert_eq!(&npy[npy.len() - 16..], &last[..], "piped {piped}");
+        std::fs::remove_file(dir.path().join("out.npy")).unwrap();
+    }
+}

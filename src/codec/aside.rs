@@ -149,21 +149,56 @@ impl Span {
     /// A reader of the text, with a buffer no larger than it: a document of a stream may hold
     /// many short ones, and the input much more after each.
     fn reader(&self) -> Result<AlignedReader<Take<At>>> {
+        Ok(AlignedReader::with_capacity(self.capacity(), self.text()?))
+    }
+
+    fn text(&self) -> Result<Take<At>> {
         let at = At {
             file: self.file.try_clone()?,
             offset: self.start,
         };
+        Ok(at.take(self.length))
+    }
+
+    fn capacity(&self) -> usize {
         let capacity = usize::try_from(self.length).map_or(BUFFER, |length| length.min(BUFFER));
-        Ok(AlignedReader::with_capacity(
-            capacity.max(1),
-            at.take(self.length),
-        ))
+        capacity.max(1)
     }
 }
 
+/// A list of numbers as the list reader takes it: without the white space the input may
+/// have between its items, which text kept aside never has.
 impl Reopen for Span {
     fn reopen(&mut self) -> Result<Box<dyn BufRead + Send>> {
-        Ok(Box::new(self.reader()?))
+        let text = WithoutWhiteSpace(self.text()?);
+        Ok(Box::new(AlignedReader::with_capacity(
+            self.capacity(),
+            text,
+        )))
+    }
+}
+
+/// JSON text with its white space left out: for a list of numbers only, which has no
+/// strings for white space to be part of.
+struct WithoutWhiteSpace<R>(R);
+
+impl<R: Read> Read for WithoutWhiteSpace<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let count = self.0.read(buf)?;
+            if count == 0 {
+                return Ok(0);
+            }
+            let mut kept = 0;
+            for at in 0..count {
+                let byte = buf[at];
+                buf[kept] = byte;
+                kept += usize::from(!matches!(byte, b' ' | b'\t' | b'\n' | b'\r'));
+            }
+            if kept > 0 {
+                return Ok(kept);
+            }
+        }
     }
 }
 

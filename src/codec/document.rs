@@ -377,14 +377,22 @@ impl Document {
     /// The text of a list of numbers up to `item`, where an item that is not a number
     /// starts, closed: the numbers so far, to become values after all.
     fn list_so_far(&self, text: ListText, start: u64, item: u64) -> Result<Vec<u8>> {
+        let too_long = || {
+            Error::Envelope(format!(
+                "a list that mixes numbers with other values is longer than {MAX_LIST} bytes"
+            ))
+        };
         let mut so_far = match &self.input {
             Some(input) if text.let_go => {
+                // Read without white space, as text kept aside is, and so counted alike;
+                // with the comma before the item, which kept text does not have.
                 let mut so_far = Vec::new();
-                let limit = MAX_LIST as u64 + 1;
+                let limit = MAX_LIST + 1;
                 let mut span = input.span(start, item)?;
-                span.reopen()?.take(limit).read_to_end(&mut so_far)?;
-                // Without the comma before the item, and white space about it.
-                so_far.truncate(so_far.trim_ascii_end().len());
+                span.reopen()?.take(limit as u64).read_to_end(&mut so_far)?;
+                if so_far.len() == limit {
+                    return Err(too_long());
+                }
                 if so_far.last() == Some(&b',') {
                     so_far.pop();
                 }
@@ -394,9 +402,7 @@ impl Document {
         };
         so_far.push(b']');
         if so_far.len() > MAX_LIST {
-            return Err(Error::Envelope(format!(
-                "a list that mixes numbers with other values is longer than {MAX_LIST} bytes"
-            )));
+            return Err(too_long());
         }
         Ok(so_far)
     }
