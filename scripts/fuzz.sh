@@ -66,8 +66,10 @@ if [[ ! -f "$fuzz/corpus/json/seed-long-lists" ]]; then
     python3 - "$fuzz/corpus/json/seed-long-lists" <<'PY'
 import sys
 numbers = ",".join(str(i * 37 % 1000 - 500) for i in range(16000))
+spaced = numbers.replace(",", ",\n  ")
 doc = ('{"inputs": [{"data": [%s], "name": "x", "shape": [16000], "datatype": "INT16"}],'
-       ' "note": [%s, "mixed"]}\n{"data": [[%s]], "dtype": "int16"}\n') % (numbers, numbers, numbers)
+       ' "note": [%s, "mixed"]}\n{"instances": [\n [%s],\n [%s]\n]}\n') % (
+           numbers, numbers, spaced, spaced)
 open(sys.argv[1], "w").write(doc)
 PY
 fi
