@@ -332,6 +332,17 @@ fn decode_with_tmpdir(dir: &Path, piped: bool, tmpdir: &Path) -> std::process::O
     child.wait_with_output().unwrap()
 }
 
+/// The `.npy` that [`decode_with_tmpdir`] writes, once it has succeeded; the file is removed
+/// for the next run.
+fn decoded_npy(dir: &Path, piped: bool, tmpdir: &Path) -> Vec<u8> {
+    let output = decode_with_tmpdir(dir, piped, tmpdir);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "piped {piped}: {stderr}");
+    let npy = std::fs::read(dir.join("out.npy")).unwrap();
+    std::fs::remove_file(dir.join("out.npy")).unwrap();
+    npy
+}
+
 #[test]
 fn a_long_list_in_a_file_is_read_again_from_there_not_copied_to_a_temporary_file() {
     // The data first, so that it waits for the datatype; white space between numbers.
@@ -346,16 +357,12 @@ fn a_long_list_in_a_file_is_read_again_from_there_not_copied_to_a_temporary_file
     std::fs::write(dir.path().join("doc.json"), &json).unwrap();
     let nowhere = dir.path().join("no such directory");
     for (piped, tmpdir) in [(false, &nowhere), (true, &dir.path().to_path_buf())] {
-        let output = decode_with_tmpdir(dir.path(), piped, tmpdir);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(output.status.success(), "piped {piped}: {stderr}");
-        let npy = std::fs::read(dir.path().join("out.npy")).unwrap();
+        let npy = decoded_npy(dir.path(), piped, tmpdir);
         assert_eq!(
             &npy[npy.len() - expected.len()..],
             &expected[..],
             "piped {piped}"
         );
-        std::fs::remove_file(dir.path().join("out.npy")).unwrap();
     }
     // Piped, the text has nowhere else to wait: the check above could fail.
     let output = decode_with_tmpdir(dir.path(), true, &nowhere);
@@ -400,10 +407,7 @@ fn a_long_nested_list_with_white_space_reads_the_same_from_a_file_and_a_pipe() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("doc.json"), &json).unwrap();
     for piped in [false, true] {
-        let output = decode_with_tmpdir(dir.path(), piped, dir.path());
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(output.status.success(), "piped {piped}: {stderr}");
-        let npy = std::fs::read(dir.path().join("out.npy")).unwrap();
+        let npy = decoded_npy(dir.path(), piped, dir.path());
         assert!(
             String::from_utf8_lossy(&npy[..128]).contains("'shape': (2, 20000)"),
             "piped {piped}"
@@ -413,7 +417,6 @@ fn a_long_nested_list_with_white_space_reads_the_same_from_a_file_and_a_pipe() {
             &expected[..],
             "piped {piped}"
         );
-        std::fs::remove_file(dir.path().join("out.npy")).unwrap();
     }
 }
 
@@ -427,10 +430,7 @@ fn a_mixed_list_is_measured_without_its_white_space_and_never_cut_short() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("doc.json"), &json).unwrap();
     for piped in [false, true] {
-        let output = decode_with_tmpdir(dir.path(), piped, dir.path());
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(output.status.success(), "piped {piped}: {stderr}");
-        let npy = std::fs::read(dir.path().join("out.npy")).unwrap();
+        let npy = decoded_npy(dir.path(), piped, dir.path());
         let header = String::from_utf8_lossy(&npy[..128]).into_owned();
         assert!(
             header.contains("'shape': (42001,)"),
@@ -439,6 +439,5 @@ fn a_mixed_list_is_measured_without_its_white_space_and_never_cut_short() {
         assert!(header.contains("<c16"), "piped {piped}: {header}");
         let last: Vec<u8> = [1f64, 2f64].iter().flat_map(|v| v.to_le_bytes()).collect();
         assert_eq!(&npy[npy.len() - 16..], &last[..], "piped {piped}");
-        std::fs::remove_file(dir.path().join("out.npy")).unwrap();
     }
 }
