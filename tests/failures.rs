@@ -1417,13 +1417,7 @@ fn closed_stdout_ends_the_run_even_while_the_input_stalls() {
 
 /// An exit with status 0 and nothing on standard error.
 fn assert_quiet_success(child: &mut std::process::Child, status: std::process::ExitStatus) {
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let stderr = stderr_of(child);
     assert_eq!(status.code(), Some(0), "stderr:\n{stderr}");
     assert!(stderr.is_empty(), "stderr:\n{stderr}");
 }

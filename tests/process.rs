@@ -93,13 +93,7 @@ fn ending_signals_remove_the_temporary_file() {
         assert!(killed.success(), "kill -s {signal}");
         let status = wait_after(&mut child, signal);
         drop(stdin);
-        let mut stderr = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut stderr)
-            .unwrap();
+        let stderr = stderr_of(&mut child);
         assert_eq!(
             status.code(),
             Some(128 + number),
@@ -431,13 +425,7 @@ fn run_within(scratch: &Scratch, script: &str) -> Run {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let stderr = stderr_of(&mut child);
     let mut stdout = Vec::new();
     child
         .stdout

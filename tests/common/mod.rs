@@ -27,6 +27,19 @@ pub const FAST: Duration = Duration::from_secs(20);
 /// Runs `BIN "$@"` after the shell commands before it (for `ulimit`, `umask`, `>&-`).
 pub const SHELL_EXEC: &str = "exec \"$0\" \"$@\"";
 
+/// All a finished child wrote to its piped standard error.
+pub fn stderr_of(child: &mut std::process::Child) -> String {
+    use std::io::Read as _;
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("standard error is piped")
+        .read_to_string(&mut stderr)
+        .unwrap();
+    stderr
+}
+
 pub fn fixture(relative: &str) -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures")
