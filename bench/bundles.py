@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import BenchError, build_binary, log, reexec_under, venv_python
+from common import BenchError, build_binary, log, reexec_under, run_main, venv_python
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -558,10 +558,4 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["--python-way"]:
         PYTHON_WAY[sys.argv[2]](*sys.argv[3:])
         sys.exit(0)
-    try:
-        sys.exit(main(sys.argv[1:]))
-    except BenchError as e:
-        print(f"bench: FAILED: {e}", file=sys.stderr)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        sys.exit(130)
+    run_main(main)

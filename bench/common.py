@@ -65,3 +65,15 @@ def build_binary() -> str:
                 and msg["target"]["name"] == "tensorjson":
             return msg["executable"]
     raise BenchError("cargo build --release did not report the tensorjson executable")
+
+
+def run_main(main) -> None:
+    """Exits with `main(argv)`'s status: 1 with the reason when a command failed or an output
+    was wrong, 130 on ^C."""
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except BenchError as e:
+        print(f"bench: FAILED: {e}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -30,7 +30,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common import BenchError, build_binary, log, reexec_under, venv_python
+from common import BenchError, build_binary, log, reexec_under, run_main, venv_python
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -1330,10 +1330,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main(sys.argv[1:]))
-    except BenchError as e:
-        print(f"bench: FAILED: {e}", file=sys.stderr)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        sys.exit(130)
+    run_main(main)
